@@ -1,0 +1,246 @@
+//! One time-ordered log of everything that happened in a scenario.
+//!
+//! Producers of events (the workload, the mock function, the commit observer, the nemesis, the
+//! poller log reader) append; checkers and the report read a snapshot. Topic names are the
+//! broker's (unique) names; the report maps them back to scenario-local names.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Upper bound on events kept per scenario; a soak run that passes it is a bug in the run itself.
+pub const EVENTS_MAX: usize = 5_000_000;
+
+/// A record as seen by the function or the destination: where it came from and what it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRef {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// Decoded value, lossily as UTF-8; `None` for a null value.
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvocationOutcome {
+    /// 200 without X-Amz-Function-Error, and no item failures.
+    Success,
+    /// 200 with ReportBatchItemFailures naming some records: records of a listed partition at or
+    /// above its lowest failed offset are not done.
+    PartialFailure,
+    /// 200 with X-Amz-Function-Error, or a 5xx.
+    FunctionError,
+    /// 429.
+    Throttled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemFailure {
+    /// `"<topic>-<partition>"` as the function wrote it.
+    pub partition_key: String,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A record the workload wrote, as acknowledged by the broker.
+    Produced {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        key: Option<String>,
+        value: Option<String>,
+        timestamp_ms: i64,
+    },
+    /// One call of the mock function, recorded when its response was decided. `start_ms` and
+    /// `end_ms` are on the history's clock; `end_ms` includes any scripted delay.
+    Invocation {
+        function: String,
+        id: u64,
+        start_ms: u64,
+        end_ms: u64,
+        records: Vec<RecordRef>,
+        outcome: InvocationOutcome,
+        item_failures: Vec<ItemFailure>,
+        /// The event did not parse as aws_lambda_events' KafkaEvent: why.
+        malformed: Option<String>,
+    },
+    /// A committed offset of a group, observed on the broker (it changed since the last look).
+    Commit {
+        group: String,
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+    /// A record found on an on-failure destination topic.
+    Destination {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        key: Option<String>,
+        /// The destination message as written (JSON text, or raw text if it is not JSON).
+        body: String,
+    },
+    /// A fault window opened (`end: false`) or closed (`end: true`).
+    Fault {
+        id: u64,
+        name: String,
+        end: bool,
+    },
+    /// A lifecycle step of a mapping: started, disabled, enabled, scaled, killed, restarted.
+    Lifecycle {
+        mapping: String,
+        action: String,
+        pollers: u32,
+    },
+    /// A structured line the consumer logged (start-position decision, offset lag, rebalance),
+    /// kept as JSON.
+    ConsumerLog { mapping: String, line: serde_json::Value },
+    /// The broker's log start offset moved past records: they were deleted by retention.
+    RetentionDeleted {
+        topic: String,
+        partition: i32,
+        log_start_offset: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Milliseconds since the history began.
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// A cheap, cloneable handle to one scenario's history.
+#[derive(Clone)]
+pub struct History {
+    began: Instant,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl History {
+    pub fn new() -> Self {
+        History {
+            began: Instant::now(),
+            events: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Builds a history from events already made (tests, replays of a history.jsonl).
+    pub fn from_events(mut events: Vec<Event>) -> Self {
+        events.sort_by_key(|e| e.at_ms);
+        History {
+            began: Instant::now(),
+            events: Arc::new(Mutex::new(events)),
+        }
+    }
+
+    /// Milliseconds since the history began: the clock every event uses.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.began.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant the clock counts from, to turn other instants into `at_ms` values.
+    pub fn began(&self) -> Instant {
+        self.began
+    }
+
+    pub fn ms_of(&self, instant: Instant) -> u64 {
+        u64::try_from(instant.saturating_duration_since(self.began).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Appends an event stamped now.
+    pub fn record(&self, kind: EventKind) {
+        let at_ms = self.now_ms();
+        self.record_at(at_ms, kind);
+    }
+
+    /// Appends an event stamped `at_ms` (an invocation is stamped with its start).
+    pub fn record_at(&self, at_ms: u64, kind: EventKind) {
+        let mut events = self.events.lock().expect("history lock poisoned");
+        assert!(
+            events.len() < EVENTS_MAX,
+            "history passed {EVENTS_MAX} events: the scenario's workload is unbounded"
+        );
+        events.push(Event { at_ms, kind });
+    }
+
+    /// All events, ordered by time (stable for equal stamps).
+    pub fn snapshot(&self) -> Vec<Event> {
+        let mut events = self.events.lock().expect("history lock poisoned").clone();
+        events.sort_by_key(|e| e.at_ms);
+        events
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.lock().expect("history lock poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the history as JSON lines, one event a line, in time order.
+    pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for event in self.snapshot() {
+            serde_json::to_writer(&mut out, &event)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// Reads a history written by [`History::write_jsonl`].
+    pub fn read_jsonl(path: &Path) -> std::io::Result<Vec<Event>> {
+        let text = std::fs::read_to_string(path)?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(std::io::Error::other))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_is_time_ordered_and_jsonl_round_trips() {
+        let history = History::new();
+        history.record_at(
+            20,
+            EventKind::Commit {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset: 3,
+            },
+        );
+        history.record_at(
+            10,
+            EventKind::Fault {
+                id: 1,
+                name: "freeze".into(),
+                end: false,
+            },
+        );
+        let events = history.snapshot();
+        assert_eq!(events[0].at_ms, 10);
+        assert_eq!(events[1].at_ms, 20);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        history.write_jsonl(&path).unwrap();
+        assert_eq!(History::read_jsonl(&path).unwrap(), events);
+    }
+}

@@ -1,0 +1,20 @@
+//! The esm-chaos harness: a real Kafka broker, a mock Lambda function, the consumer under test
+//! run as child processes, faults, one recorded history per scenario, and checkers that judge it.
+//!
+//! Modules follow Jepsen's split: `broker` (the database), `mapping` (the client: the consumer
+//! processes), `lambda` (the function), `nemesis` (faults), `history`, `check` (pure verdicts),
+//! `report` (artifacts and the timeline picture). `scenario` ties them together for the steps.
+
+pub mod admin;
+pub mod broker;
+pub mod check;
+pub mod history;
+pub mod lambda;
+pub mod mapping;
+pub mod names;
+pub mod nemesis;
+pub mod procs;
+pub mod proxy;
+pub mod report;
+pub mod scenario;
+pub mod wait;
