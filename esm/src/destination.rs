@@ -1,6 +1,11 @@
 //! The on-failure destination record (ESM-SPEC section 5).
+//!
+//! Choice (undocumented for self-managed Kafka): `KafkaBatchInfo.eventSourceArn` is the MSK
+//! cluster ARN, or an empty string for a self-managed cluster, so the shape stays the same.
+//! `payloadSize` is the byte length of the payload event (the one record, encoded as invoked).
 
-use crate::event::{EventContext, KafkaRecord};
+use crate::event::{EventContext, KafkaRecord, encode_event};
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureCondition {
@@ -36,6 +41,143 @@ pub struct FailureInfo {
 
 /// The JSON body written to the destination topic for one failed record (key: the record's key).
 pub fn failure_record(ctx: &EventContext, record: &KafkaRecord, info: &FailureInfo) -> Vec<u8> {
-    let _ = (ctx, record, info);
-    todo!()
+    let event = encode_event(ctx, std::slice::from_ref(record));
+    let payload: Value = serde_json::from_slice(&event).expect("encode_event writes valid JSON");
+    let response_context = match info.status_code {
+        None => Value::Null,
+        Some(status) => json!({
+            "statusCode": status,
+            "executedVersion": "$LATEST",
+            "functionError": info.function_error,
+        }),
+    };
+    let body = json!({
+        "requestContext": {
+            "requestId": info.request_id,
+            "functionArn": info.function_arn,
+            "condition": info.condition.as_str(),
+            "approximateInvokeCount": info.approximate_invoke_count,
+        },
+        "responseContext": response_context,
+        "version": "1.0",
+        "timestamp": info.timestamp,
+        "KafkaBatchInfo": {
+            "batchSize": 1,
+            "eventSourceArn": ctx.event_source_arn.as_deref().unwrap_or(""),
+            "bootstrapServers": ctx.bootstrap_servers,
+            "payloadSize": event.len(),
+            "recordInfo": {
+                "offset": record.offset.to_string(),
+                "timestamp": record.timestamp_ms.to_string(),
+            },
+        },
+        "payload": payload,
+    });
+    serde_json::to_vec(&body).expect("a serde_json::Value always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TimestampType;
+
+    fn record() -> KafkaRecord {
+        KafkaRecord {
+            topic: "orders".into(),
+            partition: 2,
+            offset: 15,
+            timestamp_ms: 1_545_084_650_987,
+            timestamp_type: TimestampType::CreateTime,
+            key: Some(b"k".to_vec()),
+            value: Some(b"v".to_vec()),
+            headers: vec![],
+        }
+    }
+
+    fn ctx(arn: Option<&str>) -> EventContext {
+        EventContext {
+            event_source: if arn.is_some() {
+                "aws:kafka"
+            } else {
+                "SelfManagedKafka"
+            }
+            .into(),
+            event_source_arn: arn.map(str::to_string),
+            bootstrap_servers: "127.0.0.1:9092".into(),
+        }
+    }
+
+    fn info(condition: FailureCondition, status: Option<u16>) -> FailureInfo {
+        FailureInfo {
+            condition,
+            approximate_invoke_count: 3,
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            request_id: "req-1".into(),
+            status_code: status,
+            function_error: status.map(|_| "Unhandled".to_string()),
+            timestamp: "2026-11-27T06:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn retry_exhausted_record_has_the_spec_shape() {
+        let ctx = ctx(None);
+        let body = failure_record(
+            &ctx,
+            &record(),
+            &info(FailureCondition::RetryAttemptsExhausted, Some(200)),
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let event = encode_event(&ctx, &[record()]);
+        assert_eq!(
+            v["requestContext"],
+            json!({"requestId": "req-1", "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                   "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3})
+        );
+        assert_eq!(
+            v["responseContext"],
+            json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
+        );
+        assert_eq!(v["version"], "1.0");
+        assert_eq!(v["timestamp"], "2026-11-27T06:00:00.000Z");
+        assert_eq!(
+            v["KafkaBatchInfo"],
+            json!({"batchSize": 1, "eventSourceArn": "", "bootstrapServers": "127.0.0.1:9092",
+                   "payloadSize": event.len(),
+                   "recordInfo": {"offset": "15", "timestamp": "1545084650987"}})
+        );
+        assert_eq!(
+            v["payload"],
+            serde_json::from_slice::<Value>(&event).unwrap()
+        );
+        assert_eq!(v["payload"]["records"]["orders-2"][0]["key"], "aw==");
+    }
+
+    #[test]
+    fn payload_size_exceeded_has_null_response_context_and_msk_arn() {
+        let arn = "arn:aws:kafka:us-east-1:123456789012:cluster/c/abc";
+        let body = failure_record(
+            &ctx(Some(arn)),
+            &record(),
+            &info(FailureCondition::MaximumPayloadSizeExceeded, None),
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["responseContext"].is_null());
+        assert_eq!(
+            v["requestContext"]["condition"],
+            "MaximumPayloadSizeExceeded"
+        );
+        assert_eq!(v["KafkaBatchInfo"]["eventSourceArn"], arn);
+        assert_eq!(v["payload"]["eventSourceArn"], arn);
+        assert_eq!(v["payload"]["eventSource"], "aws:kafka");
+    }
+
+    #[test]
+    fn age_exceeded_without_function_error_writes_null_error() {
+        let mut i = info(FailureCondition::RecordAgeExceeded, Some(200));
+        i.function_error = None;
+        let v: Value = serde_json::from_slice(&failure_record(&ctx(None), &record(), &i)).unwrap();
+        assert_eq!(v["requestContext"]["condition"], "RecordAgeExceeded");
+        assert!(v["responseContext"]["functionError"].is_null());
+    }
 }
