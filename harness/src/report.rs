@@ -1,1 +1,634 @@
-//! (being written)
+//! A scenario's artifacts: the history as JSON lines, a timeline picture (hand-written SVG),
+//! the consumer and broker logs, and an index.html that ties them together with the verdicts.
+
+use crate::check::Verdict;
+use crate::history::{Event, EventKind, History, InvocationOutcome};
+use crate::names::Names;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Marks drawn per lane and kind (dots, bars); beyond it marks are sampled evenly.
+pub const MARKS_PER_LANE_MAX: usize = 5_000;
+/// Bytes kept of each log file: its end, where a failure usually is.
+pub const LOG_BYTES_MAX: u64 = 5 * 1024 * 1024;
+
+const WIDTH: f64 = 1400.0;
+const LEFT: f64 = 170.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 90.0;
+const LANE_HEIGHT: f64 = 150.0;
+const LANE_GAP: f64 = 36.0;
+const GROUP_COLOURS: [&str; 4] = ["#1f4e9c", "#7b2d9c", "#0b7a75", "#9c5b1f"];
+
+/// Escapes text for XML and HTML.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn outcome_colour(outcome: InvocationOutcome, malformed: bool) -> &'static str {
+    match outcome {
+        _ if malformed => "#8b0000",
+        InvocationOutcome::Success => "#2e9e44",
+        InvocationOutcome::FunctionError => "#d62728",
+        InvocationOutcome::PartialFailure => "#ff8c1a",
+        InvocationOutcome::Throttled => "#999999",
+    }
+}
+
+type Lane = (String, i32);
+
+/// One invocation's share of a lane.
+struct Bar {
+    start_ms: u64,
+    end_ms: u64,
+    low: i64,
+    high: i64,
+    colour: &'static str,
+    label: String,
+}
+
+#[derive(Default)]
+struct LaneData {
+    dots: Vec<(u64, i64)>,
+    bars: Vec<Bar>,
+    /// Per group: (time, committed offset) in time order.
+    commits: BTreeMap<String, Vec<(u64, i64)>>,
+    low: i64,
+    high: i64,
+}
+
+impl LaneData {
+    fn widen(&mut self, offset: i64) {
+        if self.dots.is_empty() && self.bars.is_empty() {
+            (self.low, self.high) = (offset, offset);
+        }
+        self.low = self.low.min(offset);
+        self.high = self.high.max(offset);
+    }
+}
+
+fn lanes(events: &[Event]) -> BTreeMap<Lane, LaneData> {
+    let mut lanes: BTreeMap<Lane, LaneData> = BTreeMap::new();
+    for e in events {
+        match &e.kind {
+            EventKind::Produced {
+                topic,
+                partition,
+                offset,
+                ..
+            } => {
+                let lane = lanes.entry((topic.clone(), *partition)).or_default();
+                lane.widen(*offset);
+                lane.dots.push((e.at_ms, *offset));
+            }
+            EventKind::Invocation {
+                id,
+                start_ms,
+                end_ms,
+                records,
+                outcome,
+                malformed,
+                ..
+            } => {
+                let mut ranges: BTreeMap<Lane, (i64, i64)> = BTreeMap::new();
+                for r in records {
+                    let range = ranges
+                        .entry((r.topic.clone(), r.partition))
+                        .or_insert((r.offset, r.offset));
+                    *range = (range.0.min(r.offset), range.1.max(r.offset));
+                }
+                for (key, (low, high)) in ranges {
+                    let lane = lanes.entry(key).or_default();
+                    lane.widen(low);
+                    lane.widen(high);
+                    lane.bars.push(Bar {
+                        start_ms: *start_ms,
+                        end_ms: *end_ms,
+                        low,
+                        high,
+                        colour: outcome_colour(*outcome, malformed.is_some()),
+                        label: format!(
+                            "#{id} {outcome:?} offsets {low}..={high} [{start_ms}, {end_ms}) ms"
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for e in events {
+        if let EventKind::Commit {
+            group,
+            topic,
+            partition,
+            offset,
+        } = &e.kind
+            && let Some(lane) = lanes.get_mut(&(topic.clone(), *partition))
+        {
+            lane.commits
+                .entry(group.clone())
+                .or_default()
+                .push((e.at_ms, *offset));
+        }
+    }
+    lanes
+}
+
+/// Every `step`-th item so at most `max` remain, and the step.
+fn sample<T>(items: &[T], max: usize) -> (Vec<&T>, usize) {
+    let step = items.len().div_ceil(max).max(1);
+    (items.iter().step_by(step).collect(), step)
+}
+
+struct Scale {
+    t0: u64,
+    span_ms: f64,
+}
+
+impl Scale {
+    fn x(&self, t: u64) -> f64 {
+        LEFT + (t.saturating_sub(self.t0) as f64) / self.span_ms * (WIDTH - LEFT - RIGHT)
+    }
+}
+
+fn time_range(events: &[Event]) -> Scale {
+    let mut t0 = u64::MAX;
+    let mut t1 = 0u64;
+    for e in events {
+        t0 = t0.min(e.at_ms);
+        t1 = t1.max(e.at_ms);
+        if let EventKind::Invocation { end_ms, .. } = &e.kind {
+            t1 = t1.max(*end_ms);
+        }
+    }
+    if t0 == u64::MAX {
+        t0 = 0;
+    }
+    Scale {
+        t0,
+        span_ms: (t1.saturating_sub(t0)).max(1) as f64,
+    }
+}
+
+/// Fault windows as (name, begin, end); an unclosed window runs to the end of the picture.
+fn fault_windows(events: &[Event], end_ms: u64) -> Vec<(String, u64, u64)> {
+    let mut open: BTreeMap<u64, (String, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in events {
+        if let EventKind::Fault { id, name, end } = &e.kind {
+            if *end {
+                let (name, begin) = open.remove(id).unwrap_or((name.clone(), e.at_ms));
+                out.push((name, begin, e.at_ms));
+            } else {
+                open.insert(*id, (name.clone(), e.at_ms));
+            }
+        }
+    }
+    out.extend(
+        open.into_values()
+            .map(|(name, begin)| (name, begin, end_ms)),
+    );
+    out
+}
+
+/// The timeline picture: one lane per (topic, partition), time across, offsets up.
+pub fn timeline_svg(events: &[Event], names: &Names, title: &str) -> String {
+    let lanes = lanes(events);
+    let scale = time_range(events);
+    let end_ms = scale.t0 + scale.span_ms as u64;
+    let height = TOP + lanes.len().max(1) as f64 * (LANE_HEIGHT + LANE_GAP) + 30.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = write!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = write!(
+        svg,
+        r#"<text x="10" y="20" font-size="15" font-weight="bold">{}</text>"#,
+        esc(&names.localise(title))
+    );
+    legend(&mut svg);
+    let plot_bottom = height - 30.0;
+    for (name, begin, end) in fault_windows(events, end_ms) {
+        let (x0, x1) = (scale.x(begin), scale.x(end));
+        let _ = write!(
+            svg,
+            r##"<rect class="fault" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#ffd700" fill-opacity="0.25"><title>{}</title></rect><text x="{x0:.1}" y="{:.1}" fill="#8a6d00">{}</text>"##,
+            (x1 - x0).max(1.0),
+            plot_bottom - TOP,
+            esc(&names.localise(&name)),
+            TOP - 4.0,
+            esc(&names.localise(&name))
+        );
+    }
+    lifecycle_ticks(&mut svg, events, &scale, names, plot_bottom);
+    let mut groups: Vec<String> = lanes
+        .values()
+        .flat_map(|l| l.commits.keys().cloned())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for (i, ((topic, partition), lane)) in lanes.iter().enumerate() {
+        let top = TOP + 10.0 + i as f64 * (LANE_HEIGHT + LANE_GAP);
+        draw_lane(
+            &mut svg, names, &scale, top, topic, *partition, lane, &groups,
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{LEFT}" y="{:.1}">{} ms</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} ms</text>"#,
+        height - 10.0,
+        scale.t0,
+        WIDTH - RIGHT,
+        height - 10.0,
+        end_ms
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn legend(svg: &mut String) {
+    let items = [
+        ("#555555", "produced record"),
+        ("#2e9e44", "invocation: success"),
+        ("#d62728", "function error"),
+        ("#ff8c1a", "partial failure"),
+        ("#999999", "throttled"),
+        ("#8b0000", "malformed event"),
+        ("#1f4e9c", "committed offset (a line per group)"),
+        ("#ffd700", "fault window"),
+    ];
+    let mut x = 10.0;
+    for (colour, label) in items {
+        let _ = write!(
+            svg,
+            r#"<rect x="{x}" y="34" width="10" height="10" fill="{colour}"/><text x="{}" y="43">{label}</text>"#,
+            x + 14.0
+        );
+        x += 24.0 + label.len() as f64 * 6.2;
+    }
+}
+
+fn lifecycle_ticks(svg: &mut String, events: &[Event], scale: &Scale, names: &Names, bottom: f64) {
+    let mut row = 0;
+    for e in events {
+        if let EventKind::Lifecycle {
+            mapping,
+            action,
+            pollers,
+        } = &e.kind
+        {
+            let x = scale.x(e.at_ms);
+            let label = esc(&names.localise(&format!("{mapping} {action} ({pollers})")));
+            let y = 60.0 + f64::from(row % 3) * 10.0;
+            row += 1;
+            let _ = write!(
+                svg,
+                r##"<line class="lifecycle" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#333" stroke-dasharray="2,3"/><text x="{:.1}" y="{y}" font-size="10">{label}</text>"##,
+                y + 2.0,
+                x + 2.0
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_lane(
+    svg: &mut String,
+    names: &Names,
+    scale: &Scale,
+    top: f64,
+    topic: &str,
+    partition: i32,
+    lane: &LaneData,
+    groups: &[String],
+) {
+    let span = (lane.high - lane.low + 1).max(1) as f64;
+    let y =
+        |offset: i64| top + LANE_HEIGHT - ((offset - lane.low) as f64 + 0.5) / span * LANE_HEIGHT;
+    let (dots, dot_step) = sample(&lane.dots, MARKS_PER_LANE_MAX);
+    let (bars, bar_step) = sample(&lane.bars, MARKS_PER_LANE_MAX);
+    let sampled = if dot_step > 1 || bar_step > 1 {
+        format!(" (sampled: 1 in {dot_step} records, 1 in {bar_step} invocations)")
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        svg,
+        r##"<g class="lane"><rect x="{LEFT}" y="{top:.1}" width="{:.1}" height="{LANE_HEIGHT}" fill="none" stroke="#ccc"/><text x="10" y="{:.1}" font-weight="bold">{} / {partition}</text><text x="10" y="{:.1}">offsets {}..={}</text><text x="{LEFT}" y="{:.1}" fill="#666">{}</text>"##,
+        WIDTH - LEFT - RIGHT,
+        top + 14.0,
+        esc(&names.localise(topic)),
+        top + 28.0,
+        lane.low,
+        lane.high,
+        top - 3.0,
+        esc(&sampled)
+    );
+    for bar in bars {
+        let (x0, x1) = (scale.x(bar.start_ms), scale.x(bar.end_ms));
+        let (y0, y1) = (y(bar.high) - 1.5, y(bar.low) + 1.5);
+        let _ = write!(
+            svg,
+            r#"<rect x="{x0:.1}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.75"><title>{}</title></rect>"#,
+            (x1 - x0).max(1.5),
+            (y1 - y0).max(2.0),
+            bar.colour,
+            esc(&bar.label)
+        );
+    }
+    for &&(t, offset) in &dots {
+        let _ = write!(
+            svg,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="1.6" fill="#555"/>"##,
+            scale.x(t),
+            y(offset)
+        );
+    }
+    for (group, commits) in &lane.commits {
+        let colour = GROUP_COLOURS
+            [groups.iter().position(|g| g == group).unwrap_or(0) % GROUP_COLOURS.len()];
+        let (commits, _) = sample(commits, MARKS_PER_LANE_MAX);
+        let clamp = |o: i64| y(o.clamp(lane.low, lane.high + 1));
+        let mut points = String::new();
+        let mut previous: Option<f64> = None;
+        for &&(t, offset) in &commits {
+            let x = scale.x(t);
+            if let Some(py) = previous {
+                let _ = write!(points, "{x:.1},{py:.1} ");
+            }
+            let _ = write!(points, "{x:.1},{:.1} ", clamp(offset));
+            previous = Some(clamp(offset));
+        }
+        if let Some(py) = previous {
+            let _ = write!(points, "{:.1},{py:.1}", WIDTH - RIGHT);
+        }
+        let _ = write!(
+            svg,
+            r#"<polyline class="commit" points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"><title>committed by {}</title></polyline>"#,
+            esc(&names.localise(group))
+        );
+    }
+    svg.push_str("</g>");
+}
+
+/// Copies the last [`LOG_BYTES_MAX`] bytes of a log.
+fn copy_tail(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut file = std::fs::File::open(from)?;
+    let len = file.metadata()?.len();
+    let skip = len.saturating_sub(LOG_BYTES_MAX);
+    file.seek(SeekFrom::Start(skip))?;
+    let mut tail = Vec::new();
+    file.take(LOG_BYTES_MAX).read_to_end(&mut tail)?;
+    let mut out = Vec::new();
+    if skip > 0 {
+        out.extend_from_slice(format!("[first {skip} bytes left out]\n").as_bytes());
+    }
+    out.extend_from_slice(&tail);
+    std::fs::write(to, out)
+}
+
+fn file_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("{clean}.log")
+}
+
+/// Writes history.jsonl, timeline.svg, the logs (their last 5 MB) under logs/, and index.html.
+pub fn write_artifacts(
+    dir: &Path,
+    title: &str,
+    history: &History,
+    names: &Names,
+    logs: &[(String, PathBuf)],
+    verdicts: &[Verdict],
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir.join("logs"))?;
+    history.write_jsonl(&dir.join("history.jsonl"))?;
+    let svg = timeline_svg(&history.snapshot(), names, title);
+    std::fs::write(dir.join("timeline.svg"), &svg)?;
+    let mut log_links = String::new();
+    for (name, path) in logs {
+        let target = file_name(name);
+        let line = match copy_tail(path, &dir.join("logs").join(&target)) {
+            Ok(()) => format!(
+                r#"<li><a href="logs/{}">{}</a></li>"#,
+                esc(&target),
+                esc(name)
+            ),
+            Err(e) => format!(
+                "<li>{}: could not copy {}: {}</li>",
+                esc(name),
+                esc(&path.display().to_string()),
+                esc(&e.to_string())
+            ),
+        };
+        log_links.push_str(&line);
+    }
+    let mut rows = String::new();
+    for v in verdicts {
+        let _ = write!(
+            rows,
+            r#"<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>"#,
+            if v.ok { "ok" } else { "broken" },
+            if v.ok { "holds" } else { "BROKEN" },
+            v.checker,
+            esc(&names.localise(&v.summary)),
+            esc(&names.localise(&v.evidence.join("\n")))
+        );
+    }
+    let html = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>{t}</title><style>
+body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}} td{{border:1px solid #ccc;padding:4px;vertical-align:top}}
+tr.broken td:first-child{{color:#b00;font-weight:bold}} tr.ok td:first-child{{color:#2e7d32}} pre{{margin:0;white-space:pre-wrap}}
+</style></head><body><h1>{t}</h1><h2>Verdicts</h2><table>{rows}</table>
+<h2>Timeline</h2>{svg}<h2>Files</h2><ul><li><a href="history.jsonl">history.jsonl</a> (one event a line)</li><li><a href="timeline.svg">timeline.svg</a></li>{log_links}</ul></body></html>
+"#,
+        t = esc(&names.localise(title))
+    );
+    std::fs::write(dir.join("index.html"), html)?;
+    Ok(dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RecordRef;
+
+    fn small_history(names: &Names) -> History {
+        let topic = names.real("orders");
+        let history = History::new();
+        for (partition, offset, at_ms) in [(0, 0, 1), (0, 1, 2), (1, 0, 3)] {
+            history.record_at(
+                at_ms,
+                EventKind::Produced {
+                    topic: topic.clone(),
+                    partition,
+                    offset,
+                    key: None,
+                    value: Some("v".into()),
+                    timestamp_ms: 0,
+                },
+            );
+        }
+        history.record_at(
+            10,
+            EventKind::Invocation {
+                function: "process".into(),
+                id: 1,
+                start_ms: 10,
+                end_ms: 40,
+                records: vec![RecordRef {
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset: 0,
+                    value: None,
+                }],
+                outcome: InvocationOutcome::FunctionError,
+                item_failures: Vec::new(),
+                malformed: None,
+            },
+        );
+        history.record_at(
+            50,
+            EventKind::Commit {
+                group: names.real("g"),
+                topic: topic.clone(),
+                partition: 0,
+                offset: 2,
+            },
+        );
+        history.record_at(
+            20,
+            EventKind::Fault {
+                id: 7,
+                name: "network cut".into(),
+                end: false,
+            },
+        );
+        history.record_at(
+            30,
+            EventKind::Fault {
+                id: 7,
+                name: "network cut".into(),
+                end: true,
+            },
+        );
+        history.record_at(
+            5,
+            EventKind::Lifecycle {
+                mapping: "esm".into(),
+                action: "started".into(),
+                pollers: 1,
+            },
+        );
+        history
+    }
+
+    #[test]
+    fn svg_has_a_lane_per_partition_and_fault_shading() {
+        let names = Names::new("report-test");
+        let history = small_history(&names);
+        let svg = timeline_svg(&history.snapshot(), &names, "scenario <one>");
+        assert_eq!(svg.matches(r#"<g class="lane">"#).count(), 2);
+        assert!(
+            svg.contains("orders / 0") && svg.contains("orders / 1"),
+            "lanes use local names"
+        );
+        assert!(!svg.contains("report-test.orders"));
+        assert_eq!(svg.matches(r#"class="fault""#).count(), 1);
+        assert!(svg.contains("network cut"));
+        assert!(svg.contains("#d62728"), "a function error bar");
+        assert!(svg.contains(r#"class="commit""#));
+        assert!(svg.contains("esm started (1)"));
+        assert!(svg.contains("scenario &lt;one&gt;"));
+    }
+
+    #[test]
+    fn big_lanes_are_sampled() {
+        let names = Names::new("s");
+        let events: Vec<Event> = (0..20_000)
+            .map(|o| Event {
+                at_ms: o as u64,
+                kind: EventKind::Produced {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: o,
+                    key: None,
+                    value: None,
+                    timestamp_ms: 0,
+                },
+            })
+            .collect();
+        let svg = timeline_svg(&events, &names, "big");
+        assert!(svg.matches("<circle").count() <= MARKS_PER_LANE_MAX);
+        assert!(svg.contains("1 in 4 records"));
+    }
+
+    #[test]
+    fn write_artifacts_creates_the_files() {
+        let names = Names::new("report-test");
+        let history = small_history(&names);
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("poller.log");
+        std::fs::write(&log, "line one\nline two\n").unwrap();
+        let out = dir.path().join("artifacts");
+        let verdicts = [Verdict {
+            checker: "lost",
+            ok: false,
+            summary: "1 of 3 lost".into(),
+            evidence: vec!["partition 0 offset 1".into()],
+        }];
+        let written = write_artifacts(
+            &out,
+            "t",
+            &history,
+            &names,
+            &[("esm poller".into(), log)],
+            &verdicts,
+        )
+        .unwrap();
+        assert_eq!(written, out);
+        assert_eq!(
+            History::read_jsonl(&out.join("history.jsonl"))
+                .unwrap()
+                .len(),
+            history.len()
+        );
+        assert!(
+            std::fs::read_to_string(out.join("timeline.svg"))
+                .unwrap()
+                .starts_with("<svg")
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("logs/esm_poller.log")).unwrap(),
+            "line one\nline two\n"
+        );
+        let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(index.contains("BROKEN") && index.contains("1 of 3 lost"));
+        assert!(index.contains(r#"href="logs/esm_poller.log""#) && index.contains("<svg"));
+    }
+}
