@@ -1,0 +1,326 @@
+//! Integration tests against a real local Kafka (provisioned into the cache on first use).
+//!
+//! The tests run one at a time (a shared lock): they would otherwise compete for 2 cores, and
+//! each ends by checking that no child process is left, which is a process-global count.
+
+use harness::admin::{Admin, KeyValue};
+use harness::broker::{Broker, BrokerOptions};
+use harness::procs;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Commits offsets for `group` the way a poller would, without joining the group.
+fn commit(servers: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
+            .unwrap();
+    }
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+}
+
+fn values(n: usize, prefix: &str) -> Vec<KeyValue> {
+    (0..n)
+        .map(|i| {
+            (
+                Some(format!("k{i}").into_bytes()),
+                Some(format!("{prefix}{i}").into_bytes()),
+            )
+        })
+        .collect()
+}
+
+async fn stop_and_check(broker: Broker) {
+    let work = broker.work_dir();
+    broker.stop().await;
+    assert_eq!(procs::live_count(), 0, "a broker process outlived stop()");
+    if let Some(dir) = work {
+        assert!(!dir.exists(), "work dir {} survived stop()", dir.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start(BrokerOptions::local_default()).await.unwrap();
+    assert_eq!(broker.nodes(), 1);
+    assert!(broker.last_ready_ms() > 0);
+    let servers = broker.bootstrap_servers();
+    let admin = Admin::new(&servers).unwrap();
+    admin.create_topic("orders", 2, None, 1).await.unwrap();
+    assert_eq!(admin.partition_count("orders").await.unwrap(), 2);
+
+    let headers = vec![("trace".to_string(), b"abc".to_vec())];
+    let produced = admin
+        .produce_batch("orders", values(20, "v"), &headers)
+        .await
+        .unwrap();
+    assert_eq!(produced.len(), 20);
+    let read = admin.read_topic("orders").await.unwrap();
+    assert_eq!(read.len(), 20);
+    assert!(read.iter().all(|r| r.headers == headers));
+    let mut by_partition: BTreeMap<i32, i64> = BTreeMap::new();
+    for p in &produced {
+        *by_partition.entry(p.partition).or_default() += 1;
+    }
+    for (p, n) in &by_partition {
+        assert_eq!(admin.watermarks("orders", *p).await.unwrap(), (0, *n));
+    }
+
+    commit(&servers, "g1", "orders", &[(0, 3)]);
+    assert_eq!(
+        admin.committed_offsets("g1", "orders").await.unwrap(),
+        BTreeMap::from([(0, 3)])
+    );
+    assert_eq!(
+        admin.group_state("g1").await.unwrap().as_deref(),
+        Some("Empty")
+    );
+    admin.delete_group("g1").await.unwrap();
+    assert!(
+        admin
+            .committed_offsets("g1", "orders")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(admin.group_state("g1").await.unwrap(), None);
+    let err = admin
+        .delete_group("never-existed")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("group never-existed"), "{err}");
+
+    commit(&servers, "g2", "orders", &[(1, 2)]);
+    broker.restart().await.unwrap();
+    assert_eq!(
+        broker.bootstrap_servers(),
+        servers,
+        "restart moved the ports"
+    );
+    let after = harness::wait::until(
+        "the topic after restart",
+        Duration::from_secs(30),
+        || async { admin.read_topic("orders").await.map_err(|e| e.to_string()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(after, read, "restart lost or changed records");
+    assert_eq!(
+        admin.committed_offsets("g2", "orders").await.unwrap(),
+        BTreeMap::from([(1, 2)])
+    );
+    println!("restart ready in {} ms", broker.last_ready_ms());
+    drop(admin);
+    stop_and_check(broker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_groups_offsets_expire_after_the_retention() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start(BrokerOptions::local_default()).await.unwrap();
+    assert_eq!(broker.offsets_retention_minutes(), 1);
+    let servers = broker.bootstrap_servers();
+    let admin = Admin::new(&servers).unwrap();
+    admin.create_topic("expiring", 1, None, 1).await.unwrap();
+    admin
+        .produce("expiring", None, Some(b"x"), &[])
+        .await
+        .unwrap();
+    commit(&servers, "idle", "expiring", &[(0, 1)]);
+    let committed_at = Instant::now();
+    assert_eq!(
+        admin.committed_offsets("idle", "expiring").await.unwrap(),
+        BTreeMap::from([(0, 1)])
+    );
+    harness::wait::until_every(
+        "the idle group's offsets to expire",
+        Duration::from_secs(120),
+        Duration::from_secs(1),
+        || async {
+            match admin.committed_offsets("idle", "expiring").await {
+                Ok(o) if o.is_empty() => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let expired_after = committed_at.elapsed();
+    println!(
+        "offsets expired {} ms after the commit",
+        expired_after.as_millis()
+    );
+    assert!(
+        expired_after >= Duration::from_secs(55),
+        "expired too early: {expired_after:?}"
+    );
+    drop(admin);
+    stop_and_check(broker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_keeps_producing_with_a_node_down() {
+    let _serial = SERIAL.lock().await;
+    let opts = BrokerOptions {
+        nodes: 3,
+        ..BrokerOptions::local_default()
+    };
+    let broker = Broker::start(opts).await.unwrap();
+    assert_eq!(broker.nodes(), 3);
+    assert_eq!(broker.bootstrap_servers().split(',').count(), 3);
+    println!("3-node cluster ready in {} ms", broker.last_ready_ms());
+    let admin = Admin::with_timeout_ms(&broker.bootstrap_servers(), 30_000).unwrap();
+    admin.create_topic("replicated", 3, None, 3).await.unwrap();
+    admin
+        .produce_batch("replicated", values(10, "a"), &[])
+        .await
+        .unwrap();
+
+    broker.kill_node(2).await.unwrap();
+    admin
+        .produce_batch("replicated", values(10, "b"), &[])
+        .await
+        .unwrap();
+    assert!(
+        broker
+            .kill_node(9)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("1..=3")
+    );
+
+    broker.start_node(2).await.unwrap();
+    admin
+        .produce_batch("replicated", values(10, "c"), &[])
+        .await
+        .unwrap();
+    assert_eq!(admin.read_topic("replicated").await.unwrap().len(), 30);
+
+    let started = Instant::now();
+    broker.restart().await.unwrap();
+    println!("3-node restart took {} ms", started.elapsed().as_millis());
+    let after = harness::wait::until(
+        "the topic after restart",
+        Duration::from_secs(30),
+        || async {
+            admin
+                .read_topic("replicated")
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.len(), 30);
+    drop(admin);
+    stop_and_check(broker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxied_client_is_cut_off_by_the_proxy_and_recovers() {
+    let _serial = SERIAL.lock().await;
+    let opts = BrokerOptions {
+        proxied: true,
+        ..BrokerOptions::local_default()
+    };
+    let broker = Broker::start(opts).await.unwrap();
+    let proxied = broker.proxied_bootstrap_servers().expect("proxied servers");
+    assert_ne!(proxied, broker.bootstrap_servers());
+    let proxies = broker.proxies();
+    assert_eq!(proxies.len(), 1);
+
+    let admin = Admin::with_timeout_ms(&proxied, 3_000).unwrap();
+    admin.create_topic("through", 1, None, 1).await.unwrap();
+    admin
+        .produce("through", None, Some(b"one"), &[])
+        .await
+        .unwrap();
+    assert_eq!(admin.read_topic("through").await.unwrap().len(), 1);
+    assert!(
+        proxies[0].connections_total() > 0,
+        "the client bypassed the proxy"
+    );
+
+    for p in &proxies {
+        p.set_cut(true);
+    }
+    let started = Instant::now();
+    let cut = admin.produce("through", None, Some(b"two"), &[]).await;
+    assert!(cut.is_err(), "a produce got through a cut");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // A fresh client that bootstraps through the cut proxy gets nowhere either.
+    let fresh = Admin::with_timeout_ms(&proxied, 2_000).unwrap();
+    assert!(fresh.partition_count("through").await.is_err());
+
+    for p in &proxies {
+        p.set_cut(false);
+    }
+    harness::wait::until(
+        "a produce after the cut",
+        Duration::from_secs(20),
+        || async {
+            admin
+                .produce("through", None, Some(b"three"), &[])
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await
+    .unwrap();
+    let values: Vec<_> = admin
+        .read_topic("through")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.value)
+        .collect();
+    assert!(values.contains(&b"three".to_vec()), "{values:?}");
+    drop((admin, fresh));
+    stop_and_check(broker).await;
+}
+
+/// Prints the median launch-to-ready time of 5 single-node starts (cache warm). Slow: run with
+/// `cargo test -p esm-chaos-harness --test broker -- --ignored --nocapture start_time`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: about 30 s"]
+async fn start_time_median_of_five() {
+    let _serial = SERIAL.lock().await;
+    // A first start records the class-data archive if there is none yet.
+    let warm = Broker::start(BrokerOptions::local_default()).await.unwrap();
+    warm.stop().await;
+    let mut ready_ms = Vec::new();
+    let mut total_ms = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let broker = Broker::start(BrokerOptions::local_default()).await.unwrap();
+        total_ms.push(started.elapsed().as_millis());
+        ready_ms.push(broker.last_ready_ms());
+        broker.stop().await;
+    }
+    ready_ms.sort_unstable();
+    total_ms.sort_unstable();
+    println!("launch-to-ready ms: {ready_ms:?}, median {}", ready_ms[2]);
+    println!(
+        "Broker::start total ms (with format): {total_ms:?}, median {}",
+        total_ms[2]
+    );
+    assert!(ready_ms[2] < 10_000);
+    assert_eq!(procs::live_count(), 0);
+}
