@@ -15,3 +15,4 @@ pub mod filter;
 pub mod invoke;
 pub mod poller;
 pub mod response;
+pub mod worker;
