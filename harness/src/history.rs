@@ -86,11 +86,7 @@ pub enum EventKind {
         body: String,
     },
     /// A fault window opened (`end: false`) or closed (`end: true`).
-    Fault {
-        id: u64,
-        name: String,
-        end: bool,
-    },
+    Fault { id: u64, name: String, end: bool },
     /// A lifecycle step of a mapping: started, disabled, enabled, scaled, killed, restarted.
     Lifecycle {
         mapping: String,
@@ -99,7 +95,10 @@ pub enum EventKind {
     },
     /// A structured line the consumer logged (start-position decision, offset lag, rebalance),
     /// kept as JSON.
-    ConsumerLog { mapping: String, line: serde_json::Value },
+    ConsumerLog {
+        mapping: String,
+        line: serde_json::Value,
+    },
     /// The broker's log start offset moved past records: they were deleted by retention.
     RetentionDeleted {
         topic: String,

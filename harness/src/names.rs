@@ -18,7 +18,13 @@ impl Names {
     pub fn new(scenario_id: &str) -> Self {
         let prefix: String = scenario_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .take(40)
             .collect();
         Names {
@@ -42,7 +48,9 @@ impl Names {
     /// The scenario-local name of a broker name, if this scenario made it.
     pub fn local(&self, real: &str) -> Option<String> {
         let map = self.map.lock().expect("names lock poisoned");
-        map.iter().find(|(_, r)| r.as_str() == real).map(|(l, _)| l.clone())
+        map.iter()
+            .find(|(_, r)| r.as_str() == real)
+            .map(|(l, _)| l.clone())
     }
 
     /// Replaces every broker name of this scenario in `text` by its local name (for messages).
@@ -53,7 +61,9 @@ impl Names {
         pairs.sort_by_key(|(_, real)| std::cmp::Reverse(real.len()));
         pairs
             .into_iter()
-            .fold(text.to_string(), |acc, (local, real)| acc.replace(real.as_str(), local))
+            .fold(text.to_string(), |acc, (local, real)| {
+                acc.replace(real.as_str(), local)
+            })
     }
 
     pub fn prefix(&self) -> &str {

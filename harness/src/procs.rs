@@ -286,7 +286,9 @@ pub fn install_interrupt_handler() {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        eprintln!("esm-chaos: interrupted; stopping every broker and poller and removing temporary folders");
+        eprintln!(
+            "esm-chaos: interrupted; stopping every broker and poller and removing temporary folders"
+        );
         cleanup();
         std::process::exit(130);
     });
@@ -308,7 +310,9 @@ mod tests {
             "sleeper",
             command,
             &log,
-            Some(Arc::new(move |l: &str| seen.lock().unwrap().push(l.to_string()))),
+            Some(Arc::new(move |l: &str| {
+                seen.lock().unwrap().push(l.to_string())
+            })),
         )
         .unwrap();
         crate::wait::until("hello", Duration::from_secs(5), || async {

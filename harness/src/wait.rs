@@ -25,7 +25,13 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    until_every(what, timeout, Duration::from_millis(POLL_INTERVAL_MS), &mut probe).await
+    until_every(
+        what,
+        timeout,
+        Duration::from_millis(POLL_INTERVAL_MS),
+        &mut probe,
+    )
+    .await
 }
 
 /// Like [`until`] with a chosen poll interval.
@@ -50,7 +56,8 @@ where
         if now >= deadline {
             return Err(TimedOut {
                 what: what.to_string(),
-                waited_ms: u64::try_from(now.duration_since(started).as_millis()).unwrap_or(u64::MAX),
+                waited_ms: u64::try_from(now.duration_since(started).as_millis())
+                    .unwrap_or(u64::MAX),
                 seen,
             });
         }
@@ -68,7 +75,11 @@ mod tests {
         let calls = AtomicU32::new(0);
         let got = until("three calls", Duration::from_secs(5), || async {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            if n >= 3 { Ok(n) } else { Err(format!("{n} calls")) }
+            if n >= 3 {
+                Ok(n)
+            } else {
+                Err(format!("{n} calls"))
+            }
         })
         .await
         .unwrap();
