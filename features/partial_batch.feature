@@ -4,6 +4,9 @@ Feature: ReportBatchItemFailures retries a partition from its lowest failed offs
     Given a Kafka broker
     And a topic "orders" with 1 partition
 
+  # When the retries run out, only the lowest failed record goes to the destination and the
+  # records after it are retried as a fresh batch (AWS documents nothing here): so they can reach
+  # the function three times, while the records before the failure reach it once.
   Scenario: Records before the failed one are done; the rest of the batch is retried
     Given a Lambda function "process" that reports item failures for records whose value contains "poison"
     And an event source mapping "esm" from "orders" to "process" with:
@@ -22,7 +25,7 @@ Feature: ReportBatchItemFailures retries a partition from its lowest failed offs
     And within 30 seconds the group "orders-group" has committed the end of "orders"
     And "process" was invoked with the value "order-1" 1 time
     And "process" was invoked with the value "order-4" 1 time
-    And "process" received every record of "orders" at most 2 times
+    And "process" received every record of "orders" at most 3 times
     And every guarantee holds
 
   Scenario: An empty list of failures means the whole batch succeeded

@@ -194,6 +194,11 @@ impl Mapping {
     /// that is an error of the start step, with its log.
     async fn check_alive(&self, poller: &Poller) -> Result<(), MappingError> {
         if let Some(status) = poller.child.wait_timeout(Duration::from_millis(300)).await {
+            if status.success() {
+                // A mapping with Enabled=false polls nothing and exits cleanly: not a failure.
+                tracing::info!(mapping = %self.launch.name, poller = poller.id, "poller exited at once with success (Enabled=false?)");
+                return Ok(());
+            }
             return Err(MappingError::ExitedAtStart {
                 mapping: self.launch.name.clone(),
                 poller: poller.id,

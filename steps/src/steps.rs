@@ -74,12 +74,16 @@ impl<'a> Args<'a> {
             .collect()
     }
 
+    /// The step's doc string without its opening line, which holds only the content type
+    /// (`"""json`): the gherkin parser keeps that line in the text.
     fn docstring(&self) -> anyhow::Result<String> {
-        self.ctx
+        let text = self
+            .ctx
             .step
             .docstring
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("this step needs a \"\"\"json doc string with the mapping"))
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("this step needs a \"\"\"json doc string with the mapping"))?;
+        Ok(doc_body(text).to_string())
     }
 }
 
@@ -293,6 +297,14 @@ step!(every_guarantee, |s, a| {
     Ok(s.run_checks(None, check::all).await?)
 });
 
+/// A doc string's text after its opening line (the content type, possibly empty).
+pub fn doc_body(text: &str) -> &str {
+    match text.split_once('\n') {
+        Some((first, rest)) if !first.trim_start().starts_with(['{', '[']) => rest,
+        _ => text,
+    }
+}
+
 /// "-61,-87" → [-61, -87].
 pub fn parse_signed_bytes(text: &str) -> anyhow::Result<Vec<i8>> {
     text.split(',')
@@ -459,6 +471,13 @@ mod tests {
             matching(r#"a record with value '{"kind": "order"}' is produced to "orders""#).len(),
             1
         );
+    }
+
+    #[test]
+    fn doc_strings_lose_their_content_type_line() {
+        assert_eq!(doc_body("json\n{\"a\": 1}\n"), "{\"a\": 1}\n");
+        assert_eq!(doc_body("\n{}"), "{}");
+        assert_eq!(doc_body("{\"a\":\n 1}"), "{\"a\":\n 1}");
     }
 
     #[test]
