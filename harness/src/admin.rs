@@ -145,7 +145,9 @@ impl Admin {
             TopicReplication::Fixed(i32::from(replication)),
         );
         if let Some(ms) = &retention {
-            topic = topic.set("retention.ms", ms);
+            // Retention deletes closed segments only: roll them as often as records expire, or
+            // the active segment keeps every record past its retention.
+            topic = topic.set("retention.ms", ms).set("segment.ms", ms);
         }
         let results = self
             .bounded(
@@ -546,7 +548,9 @@ fn base_config(bootstrap_servers: &str) -> ClientConfig {
         .set("client.id", "esm-chaos-admin")
         .set("log_level", "3")
         // A broker restart or cut is routine here: reconnect soon.
-        .set("reconnect.backoff.max.ms", "1000");
+        .set("reconnect.backoff.max.ms", "1000")
+        // Single records past the Invoke API's 6 MB limit are produced on purpose.
+        .set("message.max.bytes", "16777216");
     config
 }
 

@@ -167,26 +167,41 @@ async fn serve(client: TcpStream, shared: &Shared) {
     }
 }
 
-/// Copies one direction until EOF or error, delaying each chunk by the current latency.
+/// Chunks read but not yet due in one direction: bounds the proxy's memory per connection.
+const CHUNKS_IN_FLIGHT_MAX: usize = 256;
+
+/// Copies one direction until EOF or error. Each chunk is written `latency` after it was read,
+/// and reading goes on meanwhile: a delay of the link, not a cap on its throughput.
 async fn pump(
     from: &mut tokio::net::tcp::OwnedReadHalf,
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     latency_ms: &AtomicU64,
 ) {
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let delay_ms = latency_ms.load(Ordering::Relaxed);
-        if delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT_MAX);
+    let read = async move {
+        let mut buf = vec![0u8; CHUNK_BYTES];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let due = tokio::time::Instant::now()
+                + Duration::from_millis(latency_ms.load(Ordering::Relaxed));
+            if tx.send((due, buf[..n].to_vec())).await.is_err() {
+                return;
+            }
         }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
+    };
+    let write = async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
         }
-    }
+    };
+    // The writer drains what was read before EOF, then the direction ends.
+    let _ = tokio::join!(read, write);
 }
 
 #[cfg(test)]

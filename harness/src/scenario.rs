@@ -647,6 +647,63 @@ impl Scenario {
         Ok(())
     }
 
+    /// "random faults hit the mapping M for N seconds": a seeded schedule of process faults
+    /// (poller kills, freezes, whole-mapping kills, scaling, disable/enable). The same run seed
+    /// and scenario title give the same schedule; the pollers end as they began.
+    pub async fn chaos(&mut self, name: &str, seconds: u64) -> Result<()> {
+        use rand::{Rng, SeedableRng};
+        let seconds = seconds.min(crate::nemesis::FAULT_DURATION_MAX_MS / 1_000);
+        let seed = self.chaos_seed();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let wanted = self.mapping_def(name)?.pollers_wanted;
+        let partitions = self
+            .topics
+            .get(&self.mapping_def(name)?.topic)
+            .map(|t| t.partitions)
+            .unwrap_or(1);
+        let max_pollers = u32::try_from(partitions).unwrap_or(1).max(1);
+        println!("esm-chaos: fault schedule of {name:?} from seed {seed} (run seed {})", self.ctx.seed);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while tokio::time::Instant::now() < deadline {
+            let pause_ms = rng.random_range(500..2_000);
+            let fault = rng.random_range(0..5u32);
+            let arg = rng.random_range(1..=4u32);
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            match fault {
+                0 => {
+                    self.kill_poller(name).await?;
+                    let count = self.mapping_def(name)?.pollers_wanted;
+                    self.running(name)?.scale_to(count, "restarted after a poller kill").await?;
+                }
+                1 => self.freeze_mapping(name, u64::from(arg)).await?,
+                2 => {
+                    self.kill_mapping(name).await?;
+                    self.restart_mapping(name).await?;
+                }
+                3 => self.scale_mapping(name, arg.min(max_pollers)).await?,
+                _ => {
+                    let fault = format!("disable {name}");
+                    let id = self.nemesis.begin(&fault);
+                    self.disable_mapping(name).await?;
+                    tokio::time::sleep(Duration::from_millis(u64::from(arg) * 250)).await;
+                    self.enable_mapping(name).await?;
+                    self.nemesis.end(id, &fault);
+                }
+            }
+        }
+        self.scale_mapping(name, wanted).await
+    }
+
+    /// The seed of this scenario's random choices: the run seed mixed with the title, so each
+    /// scenario has its own schedule and `--seed` replays all of them.
+    fn chaos_seed(&self) -> u64 {
+        // FNV-1a: stable across Rust releases, unlike the standard hasher.
+        let title_hash = self.title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.ctx.seed ^ title_hash
+    }
+
     // ----- broker and network faults ------------------------------------------------------
 
     fn own_broker_for(&self, what: &str) -> Result<Arc<Broker>> {
@@ -796,6 +853,28 @@ impl Scenario {
             })
             .collect();
         produce_values(&admin, &self.history, &real, key, &values, headers).await
+    }
+
+    /// "N records of S MB are produced to T": numbered values padded to `bytes` each.
+    pub async fn produce_sized(&mut self, local: &str, count: u64, bytes: usize) -> Result<()> {
+        if count > 1_000 {
+            return Err(usage(format!("{count} sized records asked for; at most 1000 a step")));
+        }
+        let real = self.ensure_topic(local).await?;
+        let admin = self.admin()?;
+        let topic = self.topics.get_mut(local).expect("ensured");
+        let first = topic.next_value;
+        topic.next_value += count;
+        let stem = local.trim_end_matches('s').to_string();
+        let values: Vec<String> = (first..first + count)
+            .map(|n| {
+                let mut value = format!("{stem}-{n}-");
+                let pad = bytes.saturating_sub(value.len());
+                value.extend(std::iter::repeat_n('x', pad));
+                value
+            })
+            .collect();
+        produce_values(&admin, &self.history, &real, None, &values, &[]).await
     }
 
     /// "records are produced to T at R per second for S seconds": in the background.
@@ -1138,13 +1217,15 @@ impl Scenario {
         let real = self.names.real(local);
         let admin = self.admin()?;
         let what = format!("topic {local:?} to hold {count} record(s)");
-        let seen = wait::until(&what, timeout, || {
+        // Exactly: a destination that got too many records, or a topic whose retention has not
+        // yet deleted what it should, both fail with the count seen at the deadline.
+        wait::until(&what, timeout, || {
             let admin = admin.clone();
             let real = real.clone();
             async move {
                 let held = topic_size(&admin, &real).await?;
-                if held >= count {
-                    Ok(held)
+                if held == count {
+                    Ok(())
                 } else {
                     Err(format!("{held} record(s)"))
                 }
@@ -1152,11 +1233,6 @@ impl Scenario {
         })
         .await
         .map_err(|e| failed(e.to_string()))?;
-        if seen != count {
-            return Err(failed(format!(
-                "topic {local:?} holds {seen} records, expected {count}"
-            )));
-        }
         self.collect_destinations().await
     }
 
@@ -1246,6 +1322,28 @@ impl Scenario {
         Err(failed(format!(
             "topic {local:?} holds {} record(s); none for the value {value:?} with condition {condition:?} (conditions seen for that value: {conditions:?})",
             bodies.len()
+        )))
+    }
+
+    /// "the topic D holds a failure record with condition C".
+    pub async fn assert_failure_record_condition(&mut self, local: &str, condition: &str) -> Result<()> {
+        self.collect_destinations().await?;
+        let real = self.names.real(local);
+        let mut seen = Vec::new();
+        for event in self.history.snapshot() {
+            if let EventKind::Destination { topic, body, .. } = event.kind
+                && topic == real
+            {
+                let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let found = json["requestContext"]["condition"].as_str().unwrap_or("(none)").to_string();
+                if found == condition {
+                    return Ok(());
+                }
+                seen.push(found);
+            }
+        }
+        Err(failed(format!(
+            "topic {local:?} holds no failure record with condition {condition:?}; conditions seen: {seen:?}"
         )))
     }
 

@@ -180,6 +180,17 @@ step!(produce_header, |s, a| {
     let header = vec![(a.text(1), a.text(2).into_bytes())];
     Ok(s.produce(&a.text(3), 1, None, None, &header).await?)
 });
+step!(produce_sized, |s, a| {
+    let bytes = size_bytes(a.num(2)?, &a.text(3))?;
+    Ok(s.produce_sized(&a.text(4), a.num(1)?, bytes).await?)
+});
+step!(produce_one_sized, |s, a| {
+    let bytes = size_bytes(a.num(1)?, &a.text(2))?;
+    Ok(s.produce_sized(&a.text(3), 1, bytes).await?)
+});
+step!(failure_record_condition, |s, a| {
+    Ok(s.assert_failure_record_condition(&a.text(1), &a.text(2)).await?)
+});
 step!(produce_rate, |s, a| {
     Ok(s.produce_at_rate(&a.text(1), a.num(2)?, a.num(3)?).await?)
 });
@@ -214,6 +225,7 @@ step!(network_slow, |s, a| {
 });
 step!(offsets_expire, |s, a| { Ok(s.expire_offsets(&a.text(1)).await?) });
 step!(offsets_deleted, |s, a| { Ok(s.delete_offsets(&a.text(1)).await?) });
+step!(chaos, |s, a| { Ok(s.chaos(&a.text(1), a.num(2)?).await?) });
 step!(starts_succeeding, |s, a| {
     Ok(s.set_function_mode(&a.text(1), Mode::Succeed).await?)
 });
@@ -297,6 +309,20 @@ step!(every_guarantee, |s, a| {
     Ok(s.run_checks(None, check::all).await?)
 });
 
+/// "7", "MB" → bytes (KB and MB are binary: 1024 and 1024²).
+pub fn size_bytes(count: usize, unit: &str) -> anyhow::Result<usize> {
+    let scale = match unit {
+        "bytes" => 1,
+        "KB" => 1024,
+        "MB" => 1024 * 1024,
+        other => anyhow::bail!("unit {other:?}: allowed bytes, KB, MB"),
+    };
+    count
+        .checked_mul(scale)
+        .filter(|b| *b <= 15 * 1024 * 1024)
+        .ok_or_else(|| anyhow::anyhow!("{count} {unit}: at most 15 MB a record"))
+}
+
 /// A doc string's text after its opening line (the content type, possibly empty).
 pub fn doc_body(text: &str) -> &str {
     match text.split_once('\n') {
@@ -358,6 +384,12 @@ pub fn definitions() -> Vec<StepDef> {
             "a record with value ", q!(), " is produced to ", q!()),
         def!(produce_header, r#"a record with header "trace" set to "é" is produced to "orders""#,
             "a record with header ", q!(), " set to ", q!(), " is produced to ", q!()),
+        def!(produce_sized, r#"12 records of 1 MB are produced to "orders""#,
+            r"(\d+) records? of (\d+) (bytes|KB|MB) (?:is|are) produced to ", q!()),
+        def!(produce_one_sized, r#"a record of 7 MB is produced to "orders""#,
+            r"a record of (\d+) (bytes|KB|MB) is produced to ", q!()),
+        def!(failure_record_condition, r#"the topic "orders-dlq" holds a failure record with condition "MaximumPayloadSizeExceeded""#,
+            "the topic ", q!(), " holds a failure record with condition ", q!()),
         def!(produce_rate, r#"records are produced to "orders" at 50 per second for 20 seconds"#,
             "records are produced to ", q!(), r" at (\d+) per second for (\d+) seconds?"),
         def!(start, r#"the mapping "esm" is started"#, "the mapping ", q!(), " is started"),
@@ -384,6 +416,8 @@ pub fn definitions() -> Vec<StepDef> {
             "the committed offsets of group ", q!(), " expire"),
         def!(offsets_deleted, r#"the committed offsets of group "orders-group" are deleted"#,
             "the committed offsets of group ", q!(), " are deleted"),
+        def!(chaos, r#"random faults hit the mapping "esm" for 30 seconds"#,
+            "random faults hit the mapping ", q!(), r" for (\d+) seconds?"),
         def!(starts_succeeding, r#"the function "process" starts succeeding"#, "the function ", q!(), " starts succeeding"),
         def!(starts_failing, r#"the function "process" starts failing"#, "the function ", q!(), " starts failing"),
         def!(time_passes, "5 seconds pass", r"(\d+) seconds? pass(?:es)?"),

@@ -648,6 +648,11 @@ num.network.threads=2
 broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
 num.io.threads=4
+# Topics with a short retention.ms lose their records within seconds, not after 5 minutes.
+log.retention.check.interval.ms=1000
+# Room for single records past the Invoke API's 6 MB limit (payload-limit scenarios).
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
 ",
         id = node.id,
         data = node.dir.join("data").display(),
