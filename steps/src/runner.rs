@@ -76,6 +76,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunSummary> {
         .as_deref()
         .map(|t| t.parse::<TagOperation>().map_err(|e| anyhow::anyhow!("--tags {t:?}: {e}")))
         .transpose()?;
+    check_prerequisites(&opts.broker).await?;
     let seed = opts.seed.unwrap_or_else(rand::random);
     println!("esm-chaos: seed {seed} (replay with --seed {seed})");
     let ctx = world::set_context(std::sync::Arc::new(RunContext::new(
@@ -103,6 +104,21 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunSummary> {
     })
 }
 
+/// Java and Kafka are checked (and Kafka provisioned) once, before any scenario starts, so a
+/// missing JDK or an unreachable Maven is one clear error rather than a failure per scenario.
+async fn check_prerequisites(broker: &BrokerOptions) -> anyhow::Result<()> {
+    if broker.backend != harness::broker::BackendKind::Local {
+        return Ok(());
+    }
+    let cache = broker.cache_dir.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        harness::broker::check_java()?;
+        harness::broker::provision(&cache, harness::broker::KAFKA_VERSION)?;
+        Ok(())
+    })
+    .await?
+}
+
 /// Cucumber reads one path: a single file or folder as given, several through a folder of links.
 struct Input {
     path: PathBuf,
@@ -114,6 +130,8 @@ fn cucumber_input(files: &[PathBuf]) -> anyhow::Result<Input> {
         return Ok(Input { path: only.clone(), _links: None });
     }
     let dir = tempfile::Builder::new().prefix("esm-chaos-features-").tempdir()?;
+    // Listed for cleanup too: Ctrl-C exits without running destructors.
+    harness::procs::register_temp_dir(dir.path());
     for (i, file) in files.iter().enumerate() {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let absolute = std::fs::canonicalize(file)?;
