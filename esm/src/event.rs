@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The Invoke API's request body limit; a batch closes before passing it.
 pub const PAYLOAD_LIMIT_BYTES: usize = 6_291_456;
@@ -28,7 +29,8 @@ impl TimestampType {
 /// One Kafka record as the consumer holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaRecord {
-    pub topic: String,
+    /// Shared by every record of the topic: one allocation per poller, not per record.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp_ms: i64,
@@ -65,22 +67,32 @@ const ENVELOPE_END: &[u8] = b"}}";
 /// Encodes the event for `records`, grouped under `"<topic>-<partition>"` keys in the order the
 /// partitions first appear, each list in the order given.
 pub fn encode_event(ctx: &EventContext, records: &[KafkaRecord]) -> Vec<u8> {
-    let capacity = envelope_len(ctx) + records.iter().map(record_encoded_len).sum::<usize>();
-    let mut out = Vec::with_capacity(capacity);
+    let Some(first) = records.first() else {
+        let mut out = Vec::with_capacity(envelope_len(ctx));
+        write_envelope_head(&mut out, ctx);
+        out.extend_from_slice(ENVELOPE_END);
+        return out;
+    };
+    let one_partition = records
+        .iter()
+        .all(|r| r.partition == first.partition && r.topic == first.topic);
+    // One topic: its escaped length is measured once, not per record.
+    let records_len: usize = if one_partition {
+        let topic_len = escaped_len(&first.topic);
+        records.iter().map(|r| encoded_len_with(r, topic_len)).sum()
+    } else {
+        records.iter().map(record_encoded_len).sum()
+    };
+    let mut out = Vec::with_capacity(envelope_len(ctx) + records_len);
     write_envelope_head(&mut out, ctx);
-    if let Some(first) = records.first() {
-        let one_partition = records
-            .iter()
-            .all(|r| r.partition == first.partition && r.topic == first.topic);
-        if one_partition {
-            write_group(&mut out, records.iter());
-        } else {
-            for (i, group) in group_by_partition(records).iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_group(&mut out, group.iter().map(|&ri| &records[ri]));
+    if one_partition {
+        write_group(&mut out, records.iter());
+    } else {
+        for (i, group) in group_by_partition(records).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
+            write_group(&mut out, group.iter().map(|&ri| &records[ri]));
         }
     }
     out.extend_from_slice(ENVELOPE_END);
@@ -97,16 +109,22 @@ pub fn envelope_len(ctx: &EventContext) -> usize {
 /// Upper bound on the bytes `record` adds to an event body (including its partition key, list
 /// brackets and separators), so a batch can close before [`PAYLOAD_LIMIT_BYTES`].
 pub fn record_encoded_len(record: &KafkaRecord) -> usize {
+    encoded_len_with(record, escaped_len(&record.topic))
+}
+
+/// [`record_encoded_len`] with the topic's escaped length already known.
+fn encoded_len_with(record: &KafkaRecord, topic_len: usize) -> usize {
+    let partition_len = int_len(record.partition.into());
     // `"<topic>-<partition>":[` + `]` + a `,` between groups, counted for every record.
-    let group = escaped_len(&record.topic) + 1 + int_len(record.partition.into()) + 6;
+    let group = topic_len + 1 + partition_len + 6;
     // A `,` between records of one group.
-    group + 1 + record_object_len(record)
+    group + 1 + record_object_len(record, topic_len, partition_len)
 }
 
 /// The exact length of the record's JSON object.
-fn record_object_len(r: &KafkaRecord) -> usize {
-    let mut n = R_TOPIC.len() + 2 + escaped_len(&r.topic);
-    n += R_PARTITION.len() + int_len(r.partition.into());
+fn record_object_len(r: &KafkaRecord, topic_len: usize, partition_len: usize) -> usize {
+    let mut n = R_TOPIC.len() + 2 + topic_len;
+    n += R_PARTITION.len() + partition_len;
     n += R_OFFSET.len() + int_len(r.offset);
     n += R_TIMESTAMP.len() + int_len(r.timestamp_ms);
     n += R_TIMESTAMP_TYPE.len() + r.timestamp_type.as_str().len() + 1;
@@ -131,7 +149,7 @@ fn group_by_partition(records: &[KafkaRecord]) -> Vec<Vec<usize>> {
     let mut index: HashMap<(&str, i32), usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (ri, r) in records.iter().enumerate() {
-        let gi = *index.entry((&r.topic, r.partition)).or_insert_with(|| {
+        let gi = *index.entry((&*r.topic, r.partition)).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
         });
@@ -264,6 +282,10 @@ fn escape_into(out: &mut Vec<u8>, s: &str) {
 }
 
 fn escaped_len(s: &str) -> usize {
+    // The common case, nothing to escape, without the per-byte sum.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        return s.len();
+    }
     s.bytes()
         .map(|b| match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,

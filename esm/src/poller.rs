@@ -32,19 +32,30 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tracing::{info, warn};
 
+/// Largest destination message: a failure record holds its (possibly 6 MB+) record in base64.
+const DESTINATION_MESSAGE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// How soon a grown topic's new partitions are seen.
+const METADATA_REFRESH_MS: u64 = 5_000;
 /// Broker queries made while (re)assigning partitions.
 const QUERY_TIMEOUT_MS: u64 = 5_000;
-/// How often commits, backpressure and lag are looked at.
+/// How often commits and lag are looked at (backpressure is, after every drain).
 const TICK_MS: u64 = 100;
 /// Offset lag is reported at least this often.
 const LAG_REPORT_MS: u64 = 1_000;
+/// Poll timeout while a partition is paused: how soon a drained worker gets records again.
+const PAUSED_POLL_MS: u64 = 5;
 /// Records drained from the consumer without blocking before they are handed to workers.
 const DRAIN_MAX_RECORDS: usize = 2_000;
-/// A partition is paused above these and resumed below half of them.
-const BUFFER_MIN_RECORDS: usize = 2_048;
+/// A partition is paused once a full batch plus this many records wait, so the next batch is
+/// ready when an invocation ends; resumed below half of the limit.
+const BUFFER_MARGIN_RECORDS: usize = 2_048;
+/// Twice the 6 MB payload limit: room for the next batch (in memory bytes) and part of another.
 const BUFFER_MAX_BYTES: usize = 12 * 1024 * 1024;
-/// librdkafka's own prefetch queue, kept small so memory stays bounded.
-const PREFETCH_QUEUE_KBYTES: usize = 16 * 1024;
+/// librdkafka's own prefetch queue (all partitions together), kept small so memory stays bounded.
+const PREFETCH_QUEUE_KBYTES: usize = 4 * 1024;
+/// How long librdkafka postpones a partition's next fetch while its prefetch queue is full. Its
+/// default (1 s) stalls delivery: the queue drains in milliseconds here.
+const FETCH_QUEUE_BACKOFF_MS: u64 = 10;
 /// Extra time, beyond the function timeout, a revoke waits for in-flight invocations.
 const REVOKE_MARGIN_MS: u64 = 2_000;
 /// A dead poller's partitions move after this (the broker's floor is 6 s).
@@ -203,13 +214,49 @@ impl ConsumerContext for EsmContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        if let Err(e) = result {
-            warn!(event = "commit_error", error = %e, offsets = ?offsets.to_topic_map(), "commit failed; the next commit retries it");
+        // A commit can fail as a whole or per partition (e.g. a stale generation mid-rebalance).
+        let whole = result.is_err();
+        let failed: Vec<(i32, i64, String)> = offsets
+            .elements_for_topic(&self.topic)
+            .iter()
+            .filter_map(|e| {
+                let why = match (&result, e.error()) {
+                    (_, Err(pe)) => pe.to_string(),
+                    (Err(we), Ok(())) => we.to_string(),
+                    (Ok(()), Ok(())) => return None,
+                };
+                match e.offset() {
+                    Offset::Offset(o) => Some((e.partition(), o, why)),
+                    _ => None,
+                }
+            })
+            .collect();
+        if whole || !failed.is_empty() {
+            warn!(event = "commit_error", error = ?result.err(), failed = ?failed, "commit failed; the next commit retries it");
+            self.forget_failed_commits(&failed, whole && failed.is_empty());
         }
     }
 }
 
 impl EsmContext {
+    /// An async commit counted as done failed (e.g. during a rebalance): lower what is
+    /// remembered as committed, so the next tick commits these partitions again.
+    /// `all`: the failure named no partition, so every partition commits again.
+    fn forget_failed_commits(&self, failed: &[(i32, i64, String)], all: bool) {
+        // Callbacks run inside `poll`, never while `owned` is held; `try_lock` keeps it so.
+        let Ok(mut owned) = self.owned.try_lock() else {
+            return;
+        };
+        if all {
+            owned.values_mut().for_each(|o| o.committed = -1);
+        }
+        for (p, offset, _) in failed {
+            if let Some(o) = owned.get_mut(p) {
+                o.committed = o.committed.min(offset - 1);
+            }
+        }
+    }
+
     fn partitions(&self, tpl: &TopicPartitionList) -> Vec<i32> {
         tpl.elements_for_topic(&self.topic)
             .iter()
@@ -222,6 +269,9 @@ impl EsmContext {
         info!(event = "rebalance", kind = "assign", partitions = ?partitions);
         let committed = self.committed(c, tpl);
         let mut owned = self.owned.lock().expect("owned lock poisoned");
+        // Async commits queued during the rebalance fail with a stale generation, without a
+        // commit callback: commit the kept partitions' positions again in the new generation.
+        owned.values_mut().for_each(|o| o.committed = -1);
         for p in partitions {
             let (low, high) = c
                 .fetch_watermarks(&self.topic, p, Duration::from_millis(QUERY_TIMEOUT_MS))
@@ -435,6 +485,11 @@ fn build_consumer(
                 .set("acks", "all")
                 .set("enable.idempotence", "true")
                 .set("client.id", format!("esm-destination-{}", opts.poller_id))
+                // A failure record carries its record: past 6 MB for MaximumPayloadSizeExceeded.
+                .set(
+                    "message.max.bytes",
+                    DESTINATION_MESSAGE_BYTES_MAX.to_string(),
+                )
                 .create::<FutureProducer>()
                 .map_err(|source| PollerError::Kafka {
                     what: "cannot create the destination producer",
@@ -488,6 +543,12 @@ fn build_consumer(
             PREFETCH_QUEUE_KBYTES.to_string(),
         )
         .set("fetch.wait.max.ms", "100")
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
+        // New partitions of the topic are picked up within seconds, as the ESM does.
+        .set(
+            "topic.metadata.refresh.interval.ms",
+            METADATA_REFRESH_MS.to_string(),
+        )
         .set("enable.partition.eof", "false")
         .create_with_context(context)
         .map_err(|source| PollerError::Kafka {
@@ -529,22 +590,25 @@ struct LoopState {
 }
 
 fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: &str) {
+    let topic: Arc<str> = topic.into();
     let mut st = LoopState {
         pending: HashMap::new(),
         last_tick: Instant::now(),
         last_lag_report: None,
         last_poll_error: None,
     };
+    let mut any_paused = false;
     while !shutdown.load(Ordering::SeqCst) {
         let mut got = 0;
-        let mut timeout = Duration::from_millis(TICK_MS);
+        // A paused partition resumes when its worker drains, which no poll wakes up for.
+        let mut timeout = Duration::from_millis(if any_paused { PAUSED_POLL_MS } else { TICK_MS });
         while got < DRAIN_MAX_RECORDS {
             match consumer.poll(timeout) {
                 Some(Ok(m)) => {
                     st.pending
                         .entry(m.partition())
                         .or_default()
-                        .push(to_record(&m, topic));
+                        .push(to_record(&m, &topic));
                     got += 1;
                 }
                 Some(Err(e)) => {
@@ -562,13 +626,14 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
             timeout = Duration::ZERO;
         }
         dispatch(consumer.context(), &mut st.pending);
+        any_paused = apply_backpressure(consumer);
         if st.last_tick.elapsed() >= Duration::from_millis(TICK_MS) || got >= DRAIN_MAX_RECORDS {
             tick(consumer, &mut st);
         }
     }
 }
 
-fn to_record(m: &BorrowedMessage<'_>, topic: &str) -> KafkaRecord {
+fn to_record(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> KafkaRecord {
     let (timestamp_ms, timestamp_type) = match m.timestamp() {
         Timestamp::LogAppendTime(t) => (t, TimestampType::LogAppendTime),
         Timestamp::CreateTime(t) => (t, TimestampType::CreateTime),
@@ -583,7 +648,7 @@ fn to_record(m: &BorrowedMessage<'_>, topic: &str) -> KafkaRecord {
         })
         .unwrap_or_default();
     KafkaRecord {
-        topic: topic.to_string(),
+        topic: topic.clone(),
         partition: m.partition(),
         offset: m.offset(),
         timestamp_ms,
@@ -626,7 +691,6 @@ fn dispatch(ctx: &EsmContext, pending: &mut HashMap<i32, Vec<KafkaRecord>>) {
 fn tick(consumer: &BaseConsumer<EsmContext>, st: &mut LoopState) {
     st.last_tick = Instant::now();
     let ctx = consumer.context();
-    let max_records = BUFFER_MIN_RECORDS.max(2 * ctx.shared.config.batch_size);
     let mut owned = ctx.owned.lock().expect("owned lock poisoned");
     ctx.commit(
         consumer,
@@ -635,23 +699,6 @@ fn tick(consumer: &BaseConsumer<EsmContext>, st: &mut LoopState) {
     );
     let mut positions = Vec::with_capacity(owned.len());
     for (p, o) in owned.iter_mut() {
-        let records = o.state.buffered_records.load(Ordering::Relaxed);
-        let bytes = o.state.buffered_bytes.load(Ordering::Relaxed);
-        if let Some(pause) = backpressure(o.paused, records, bytes, max_records) {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&ctx.topic, *p);
-            let done = if pause {
-                consumer.pause(&tpl)
-            } else {
-                consumer.resume(&tpl)
-            };
-            match done {
-                Ok(()) => o.paused = pause,
-                Err(e) => {
-                    warn!(event = "backpressure_error", partition = *p, error = %e, "cannot pause/resume")
-                }
-            }
-        }
         if let Some(high) = cached_high_watermark(consumer, &ctx.topic, *p) {
             o.high = o.high.max(high);
         }
@@ -661,6 +708,36 @@ fn tick(consumer: &BaseConsumer<EsmContext>, st: &mut LoopState) {
     if ctx.ever_assigned.load(Ordering::SeqCst) {
         report_lag(&ctx.topic, &positions, st);
     }
+}
+
+/// Pauses partitions whose worker has enough buffered and resumes drained ones; run after every
+/// drain so a worker that cut a batch gets records again without waiting for a tick.
+/// Returns whether any partition stays paused.
+fn apply_backpressure(consumer: &BaseConsumer<EsmContext>) -> bool {
+    let ctx = consumer.context();
+    let max_records = ctx.shared.config.batch_size + BUFFER_MARGIN_RECORDS;
+    let mut owned = ctx.owned.lock().expect("owned lock poisoned");
+    for (p, o) in owned.iter_mut() {
+        let records = o.state.buffered_records.load(Ordering::Relaxed);
+        let bytes = o.state.buffered_bytes.load(Ordering::Relaxed);
+        let Some(pause) = backpressure(o.paused, records, bytes, max_records) else {
+            continue;
+        };
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&ctx.topic, *p);
+        let done = if pause {
+            consumer.pause(&tpl)
+        } else {
+            consumer.resume(&tpl)
+        };
+        match done {
+            Ok(()) => o.paused = pause,
+            Err(e) => {
+                warn!(event = "backpressure_error", partition = *p, error = %e, "cannot pause/resume")
+            }
+        }
+    }
+    owned.values().any(|o| o.paused)
 }
 
 fn report_lag(topic: &str, positions: &[(i32, i64, i64)], st: &mut LoopState) {

@@ -56,7 +56,7 @@ fn lowest_failed(
     };
     let known: HashSet<(&str, i32, i64)> = batch
         .iter()
-        .map(|r| (r.topic.as_str(), r.partition, r.offset))
+        .map(|r| (&*r.topic, r.partition, r.offset))
         .collect();
     for item in failures {
         let (topic, partition, offset) = identifier(item)?;

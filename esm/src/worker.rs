@@ -102,8 +102,8 @@ impl PartitionState {
 /// Memory a buffered record holds, for backpressure accounting.
 pub fn record_mem_bytes(r: &KafkaRecord) -> usize {
     const OVERHEAD_BYTES: usize = 128;
+    // The topic is shared, not held per record.
     OVERHEAD_BYTES
-        + r.topic.len()
         + r.key.as_ref().map_or(0, Vec::len)
         + r.value.as_ref().map_or(0, Vec::len)
         + r.headers
@@ -194,7 +194,7 @@ pub fn verdict(outcome: &Outcome, batch: &[KafkaRecord], report_item_failures: b
             BatchVerdict::AllFailed { .. } => Verdict::Failed,
             BatchVerdict::Partial { lowest_failed } => {
                 let first = &batch[0];
-                match lowest_failed.get(&(first.topic.clone(), first.partition)) {
+                match lowest_failed.get(&(first.topic.to_string(), first.partition)) {
                     None => Verdict::Done,
                     Some(&lowest) => {
                         let idx = batch
@@ -233,6 +233,8 @@ pub struct Worker {
     partition: i32,
     rx: UnboundedReceiver<Vec<KafkaRecord>>,
     buffer: VecDeque<KafkaRecord>,
+    /// `record_encoded_len` of each buffered record, computed once on arrival.
+    buffer_lens: VecDeque<usize>,
     buffer_encoded_bytes: usize,
     first_arrival: Option<Instant>,
     /// Offset after the last record received; older ones are duplicates after a re-assign.
@@ -253,6 +255,7 @@ impl Worker {
             partition,
             rx,
             buffer: VecDeque::new(),
+            buffer_lens: VecDeque::new(),
             buffer_encoded_bytes: 0,
             first_arrival: None,
             next_expected,
@@ -346,7 +349,9 @@ impl Worker {
                 dropped_bytes += record_mem_bytes(&r);
                 continue;
             }
-            self.buffer_encoded_bytes += record_encoded_len(&r);
+            let len = record_encoded_len(&r);
+            self.buffer_encoded_bytes += len;
+            self.buffer_lens.push_back(len);
             self.buffer.push_back(r);
             if self.first_arrival.is_none() {
                 self.first_arrival = Some(Instant::now());
@@ -356,7 +361,7 @@ impl Worker {
     }
 
     fn account_taken(&mut self, batch: &[KafkaRecord]) {
-        let encoded: usize = batch.iter().map(record_encoded_len).sum();
+        let encoded: usize = self.buffer_lens.drain(..batch.len()).sum();
         self.buffer_encoded_bytes = self.buffer_encoded_bytes.saturating_sub(encoded);
         let mem: usize = batch.iter().map(record_mem_bytes).sum();
         self.state.take_buffered(batch.len(), mem);
