@@ -18,10 +18,13 @@ Feature: Network faults between the pollers and the brokers
     And within 60 seconds the group "orders-group" has committed the end of "orders"
     And every guarantee holds
 
+  # The mapping joins its group before the link slows down: joining over a 600 ms round trip on
+  # a loaded 2-core machine can loop on "Unknown member" (see the project notes).
   Scenario: 300 ms of latency slows the mapping but keeps order
-    When the network between "esm" and the broker is slowed by 300 ms
+    When the mapping "esm" is started
+    And the mapping "esm" reports an offset lag of 0 within 30 seconds
+    And the network between "esm" and the broker is slowed by 300 ms
     And 50 records are produced to "orders"
-    And the mapping "esm" is started
     Then within 60 seconds "process" has received every record of "orders"
     And within 60 seconds the group "orders-group" has committed the end of "orders"
     And each partition of "orders" reached "process" in offset order

@@ -523,7 +523,12 @@ fn build_consumer(
         StartingPosition::TrimHorizon => "earliest",
         _ => "latest",
     };
-    ClientConfig::new()
+    let mut client = ClientConfig::new();
+    // librdkafka's own debug contexts (e.g. "cgrp,protocol"), logged at debug level.
+    if let Ok(contexts) = std::env::var("ESM_KAFKA_DEBUG") {
+        client.set("debug", contexts);
+    }
+    client
         .set("bootstrap.servers", &opts.bootstrap_servers)
         .set("group.id", &opts.group_id)
         .set("client.id", format!("esm-poller-{}", opts.poller_id))

@@ -194,6 +194,7 @@ impl Mapping {
     /// that is an error of the start step, with its log.
     async fn check_alive(&self, poller: &Poller) -> Result<(), MappingError> {
         if let Some(status) = poller.child.wait_timeout(Duration::from_millis(300)).await {
+            poller.child.output_flushed(Duration::from_secs(5)).await;
             if status.success() {
                 // A mapping with Enabled=false polls nothing and exits cleanly: not a failure.
                 tracing::info!(mapping = %self.launch.name, poller = poller.id, "poller exited at once with success (Enabled=false?)");
@@ -313,7 +314,11 @@ impl Mapping {
         timeout: Duration,
     ) -> Result<(String, String), String> {
         let poller = self.spawn_one().map_err(|e| e.to_string())?;
-        match poller.child.wait_timeout(timeout).await {
+        let exited = poller.child.wait_timeout(timeout).await;
+        if exited.is_some() {
+            poller.child.output_flushed(Duration::from_secs(5)).await;
+        }
+        match exited {
             Some(status) if !status.success() => Ok((
                 status.to_string(),
                 std::fs::read_to_string(poller.child.log_path()).unwrap_or_default(),

@@ -49,6 +49,8 @@ pub struct ChildProc {
     pid: i32,
     child: Arc<Mutex<Child>>,
     log_path: PathBuf,
+    /// The threads copying stdout and stderr to the log: done once both reached EOF.
+    pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
@@ -122,17 +124,19 @@ pub fn spawn(
         .expect("registry lock poisoned")
         .groups
         .insert(pid, name.to_string());
+    let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        pump(out, log.clone(), on_line.clone());
+        pumps.push(pump(out, log.clone(), on_line.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        pump(err, log, on_line);
+        pumps.push(pump(err, log, on_line));
     }
     Ok(ChildProc {
         name: name.to_string(),
         pid,
         child: Arc::new(Mutex::new(child)),
         log_path: log_path.to_path_buf(),
+        pumps,
     })
 }
 
@@ -140,7 +144,7 @@ fn pump(
     stream: impl std::io::Read + Send + 'static,
     log: Arc<Mutex<std::fs::File>>,
     on_line: Option<LineHook>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
@@ -151,7 +155,7 @@ fn pump(
                 hook(&line);
             }
         }
-    });
+    })
 }
 
 impl ChildProc {
@@ -189,6 +193,20 @@ impl ChildProc {
         })
         .await
         .ok()
+    }
+
+    /// Waits up to `timeout` for everything the child printed to reach its log (the copying
+    /// threads end at EOF, just after the child exits). Returns whether it all arrived.
+    pub async fn output_flushed(&self, timeout: Duration) -> bool {
+        crate::wait::until(&format!("{}'s output", self.name), timeout, || async {
+            if self.pumps.iter().all(|p| p.is_finished()) {
+                Ok(())
+            } else {
+                Err("still copying".to_string())
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.

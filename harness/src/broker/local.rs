@@ -663,6 +663,9 @@ replica.fetch.max.bytes=16777216
 fn new_cluster_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
+    // A leading '-' (or '_') would be read as an option by the storage tool: with the top bit
+    // clear the first character is a letter.
+    bytes[0] &= 0x7f;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -691,6 +694,20 @@ fn join_ports(ports: impl Iterator<Item = u16>) -> String {
         .map(|p| format!("127.0.0.1:{p}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod cluster_id_tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_never_start_like_an_option() {
+        for _ in 0..2_000 {
+            let id = new_cluster_id();
+            assert_eq!(id.len(), 22);
+            assert!(id.chars().next().unwrap().is_ascii_alphabetic(), "{id}");
+        }
+    }
 }
 
 #[cfg(test)]
