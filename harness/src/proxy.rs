@@ -177,7 +177,8 @@ async fn pump(
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     latency_ms: &AtomicU64,
 ) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT_MAX);
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT_MAX);
     let read = async move {
         let mut buf = vec![0u8; CHUNK_BYTES];
         loop {

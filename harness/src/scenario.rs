@@ -662,7 +662,10 @@ impl Scenario {
             .map(|t| t.partitions)
             .unwrap_or(1);
         let max_pollers = u32::try_from(partitions).unwrap_or(1).max(1);
-        println!("esm-chaos: fault schedule of {name:?} from seed {seed} (run seed {})", self.ctx.seed);
+        println!(
+            "esm-chaos: fault schedule of {name:?} from seed {seed} (run seed {})",
+            self.ctx.seed
+        );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         while tokio::time::Instant::now() < deadline {
             let pause_ms = rng.random_range(500..2_000);
@@ -673,7 +676,9 @@ impl Scenario {
                 0 => {
                     self.kill_poller(name).await?;
                     let count = self.mapping_def(name)?.pollers_wanted;
-                    self.running(name)?.scale_to(count, "restarted after a poller kill").await?;
+                    self.running(name)?
+                        .scale_to(count, "restarted after a poller kill")
+                        .await?;
                 }
                 1 => self.freeze_mapping(name, u64::from(arg)).await?,
                 2 => {
@@ -858,7 +863,9 @@ impl Scenario {
     /// "N records of S MB are produced to T": numbered values padded to `bytes` each.
     pub async fn produce_sized(&mut self, local: &str, count: u64, bytes: usize) -> Result<()> {
         if count > 1_000 {
-            return Err(usage(format!("{count} sized records asked for; at most 1000 a step")));
+            return Err(usage(format!(
+                "{count} sized records asked for; at most 1000 a step"
+            )));
         }
         let real = self.ensure_topic(local).await?;
         let admin = self.admin()?;
@@ -1326,7 +1333,11 @@ impl Scenario {
     }
 
     /// "the topic D holds a failure record with condition C".
-    pub async fn assert_failure_record_condition(&mut self, local: &str, condition: &str) -> Result<()> {
+    pub async fn assert_failure_record_condition(
+        &mut self,
+        local: &str,
+        condition: &str,
+    ) -> Result<()> {
         self.collect_destinations().await?;
         let real = self.names.real(local);
         let mut seen = Vec::new();
@@ -1335,7 +1346,10 @@ impl Scenario {
                 && topic == real
             {
                 let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let found = json["requestContext"]["condition"].as_str().unwrap_or("(none)").to_string();
+                let found = json["requestContext"]["condition"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string();
                 if found == condition {
                     return Ok(());
                 }

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "esm-chaos", version, about = "Chaos tests for Kafka event source mappings against a real broker")]
+#[command(
+    name = "esm-chaos",
+    version,
+    about = "Chaos tests for Kafka event source mappings against a real broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +90,11 @@ fn main() -> ExitCode {
             let cache = cache_dir.unwrap_or_else(|| BrokerOptions::local_default().cache_dir);
             match harness::broker::provision(&cache, harness::broker::KAFKA_VERSION) {
                 Ok(libs) => {
-                    println!("Apache Kafka {} is in {}", harness::broker::KAFKA_VERSION, libs.display());
+                    println!(
+                        "Apache Kafka {} is in {}",
+                        harness::broker::KAFKA_VERSION,
+                        libs.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

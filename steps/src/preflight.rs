@@ -33,11 +33,15 @@ pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            collect(path, &mut files).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            collect(path, &mut files)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            return Err(format!("{}: no such feature file or folder", path.display()));
+            return Err(format!(
+                "{}: no such feature file or folder",
+                path.display()
+            ));
         }
     }
     files.sort();
@@ -60,7 +64,12 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn check_files(files: &[PathBuf]) -> Result<Vec<StepProblem>, String> {
     let regexes: Vec<(Regex, &str)> = definitions()
         .into_iter()
-        .map(|d| (Regex::new(d.regex).expect("step regexes compile"), d.example))
+        .map(|d| {
+            (
+                Regex::new(d.regex).expect("step regexes compile"),
+                d.example,
+            )
+        })
         .collect();
     let mut problems = Vec::new();
     for file in files {
@@ -88,7 +97,10 @@ fn problem(regexes: &[(Regex, &str)], text: &str) -> Option<String> {
         .collect();
     match matches.len() {
         1 => None,
-        0 => Some(format!("unknown step; nearest known phrase: {:?}", nearest(text))),
+        0 => Some(format!(
+            "unknown step; nearest known phrase: {:?}",
+            nearest(text)
+        )),
         _ => Some(format!("ambiguous step; it matches: {matches:?}")),
     }
 }
@@ -106,9 +118,17 @@ pub fn nearest(text: &str) -> &'static str {
 /// Every step of a feature with its line; outline placeholders filled from each example row.
 fn step_texts(feature: &gherkin::Feature) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    let backgrounds = feature.background.iter().chain(feature.rules.iter().filter_map(|r| r.background.as_ref()));
+    let backgrounds = feature
+        .background
+        .iter()
+        .chain(feature.rules.iter().filter_map(|r| r.background.as_ref()));
     for background in backgrounds {
-        out.extend(background.steps.iter().map(|s| (s.position.line, s.value.clone())));
+        out.extend(
+            background
+                .steps
+                .iter()
+                .map(|s| (s.position.line, s.value.clone())),
+        );
     }
     let scenarios = feature
         .scenarios
@@ -121,19 +141,27 @@ fn step_texts(feature: &gherkin::Feature) -> Vec<(usize, String)> {
 }
 
 fn expand(scenario: &gherkin::Scenario) -> Vec<(usize, String)> {
-    let steps = || scenario.steps.iter().map(|s| (s.position.line, s.value.clone()));
+    let steps = || {
+        scenario
+            .steps
+            .iter()
+            .map(|s| (s.position.line, s.value.clone()))
+    };
     let mut out = Vec::new();
     let mut any_rows = false;
     for examples in &scenario.examples {
-        let Some(table) = &examples.table else { continue };
-        let Some((header, rows)) = table.rows.split_first() else { continue };
+        let Some(table) = &examples.table else {
+            continue;
+        };
+        let Some((header, rows)) = table.rows.split_first() else {
+            continue;
+        };
         for row in rows {
             any_rows = true;
             for (line, text) in steps() {
-                let filled = header
-                    .iter()
-                    .zip(row)
-                    .fold(text, |t, (name, value)| t.replace(&format!("<{name}>"), value));
+                let filled = header.iter().zip(row).fold(text, |t, (name, value)| {
+                    t.replace(&format!("<{name}>"), value)
+                });
                 out.push((line, filled));
             }
         }
@@ -176,7 +204,13 @@ mod tests {
         let problems = check_files(&feature_files(&[dir.path().to_path_buf()]).unwrap()).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, 4);
-        assert!(problems[0].hint.contains(r#"100 records are produced to \"orders\""#), "{}", problems[0].hint);
+        assert!(
+            problems[0]
+                .hint
+                .contains(r#"100 records are produced to \"orders\""#),
+            "{}",
+            problems[0].hint
+        );
     }
 
     #[test]
@@ -193,6 +227,10 @@ mod tests {
 
     #[test]
     fn a_missing_path_is_refused() {
-        assert!(feature_files(&[PathBuf::from("no/such/dir")]).unwrap_err().contains("no such"));
+        assert!(
+            feature_files(&[PathBuf::from("no/such/dir")])
+                .unwrap_err()
+                .contains("no such")
+        );
     }
 }

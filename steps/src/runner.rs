@@ -56,7 +56,10 @@ static REPORTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 pub async fn run(opts: RunOptions) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     if opts.concurrency == 0 || opts.concurrency > CONCURRENCY_MAX {
-        anyhow::bail!("--concurrency {}: allowed 1 to {CONCURRENCY_MAX}", opts.concurrency);
+        anyhow::bail!(
+            "--concurrency {}: allowed 1 to {CONCURRENCY_MAX}",
+            opts.concurrency
+        );
     }
     let files = preflight::feature_files(&opts.paths).map_err(anyhow::Error::msg)?;
     if files.is_empty() {
@@ -74,7 +77,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunSummary> {
     let tags = opts
         .tags
         .as_deref()
-        .map(|t| t.parse::<TagOperation>().map_err(|e| anyhow::anyhow!("--tags {t:?}: {e}")))
+        .map(|t| {
+            t.parse::<TagOperation>()
+                .map_err(|e| anyhow::anyhow!("--tags {t:?}: {e}"))
+        })
         .transpose()?;
     check_prerequisites(&opts.broker).await?;
     let seed = opts.seed.unwrap_or_else(rand::random);
@@ -127,17 +133,28 @@ struct Input {
 
 fn cucumber_input(files: &[PathBuf]) -> anyhow::Result<Input> {
     if let [only] = files {
-        return Ok(Input { path: only.clone(), _links: None });
+        return Ok(Input {
+            path: only.clone(),
+            _links: None,
+        });
     }
-    let dir = tempfile::Builder::new().prefix("esm-chaos-features-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("esm-chaos-features-")
+        .tempdir()?;
     // Listed for cleanup too: Ctrl-C exits without running destructors.
     harness::procs::register_temp_dir(dir.path());
     for (i, file) in files.iter().enumerate() {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let absolute = std::fs::canonicalize(file)?;
         std::os::unix::fs::symlink(absolute, dir.path().join(format!("{i:03}-{name}")))?;
     }
-    Ok(Input { path: dir.path().to_path_buf(), _links: Some(dir) })
+    Ok(Input {
+        path: dir.path().to_path_buf(),
+        _links: Some(dir),
+    })
 }
 
 fn output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn std::io::Write>> {
@@ -146,13 +163,20 @@ fn output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn std::io::Write>> {
             if let Some(parent) = p.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            Box::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?)
+            Box::new(
+                std::fs::File::create(p)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
+            )
         }
         None => Box::new(std::io::sink()),
     })
 }
 
-async fn run_cucumber(opts: &RunOptions, input: &std::path::Path, tags: Option<TagOperation>) -> anyhow::Result<()> {
+async fn run_cucumber(
+    opts: &RunOptions,
+    input: &std::path::Path,
+    tags: Option<TagOperation>,
+) -> anyhow::Result<()> {
     let writer = writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
         .summarized()
         .tee::<EsmWorld, _>(writer::JUnit::for_tee(output(&opts.junit)?, 0))
@@ -165,7 +189,8 @@ async fn run_cucumber(opts: &RunOptions, input: &std::path::Path, tags: Option<T
         .max_concurrent_scenarios(opts.concurrency)
         .fail_on_skipped()
         .which_scenario(|feature, rule, scenario| {
-            let own = Isolation::of_steps(preflight::scenario_steps(feature, rule, scenario)).own_broker;
+            let own =
+                Isolation::of_steps(preflight::scenario_steps(feature, rule, scenario)).own_broker;
             if own || scenario.tags.iter().any(|t| t == "serial") {
                 ScenarioType::Serial
             } else {
@@ -192,10 +217,15 @@ async fn run_cucumber(opts: &RunOptions, input: &std::path::Path, tags: Option<T
                     FAILED.fetch_add(1, Ordering::SeqCst);
                 }
                 let Some(world) = world else { return };
-                let Some(s) = world.scenario.take() else { return };
+                let Some(s) = world.scenario.take() else {
+                    return;
+                };
                 if let Some(dir) = s.finish(failed).await {
                     if failed {
-                        eprintln!("esm-chaos: scenario {name:?} failed; history, logs and timeline in {}", dir.display());
+                        eprintln!(
+                            "esm-chaos: scenario {name:?} failed; history, logs and timeline in {}",
+                            dir.display()
+                        );
                     }
                     REPORTS.lock().expect("reports lock").push(dir);
                 }

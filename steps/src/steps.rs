@@ -33,9 +33,15 @@ struct Args<'a> {
 impl<'a> Args<'a> {
     /// Capture `i` (1-based), quotes stripped.
     fn text(&self, i: usize) -> String {
-        let raw = self.ctx.matches.get(i).map(|(_, s)| s.as_str()).unwrap_or("");
+        let raw = self
+            .ctx
+            .matches
+            .get(i)
+            .map(|(_, s)| s.as_str())
+            .unwrap_or("");
         let quoted = raw.len() >= 2
-            && ((raw.starts_with('"') && raw.ends_with('"')) || (raw.starts_with('\'') && raw.ends_with('\'')));
+            && ((raw.starts_with('"') && raw.ends_with('"'))
+                || (raw.starts_with('\'') && raw.ends_with('\'')));
         if quoted {
             raw[1..raw.len() - 1].to_string()
         } else {
@@ -77,12 +83,9 @@ impl<'a> Args<'a> {
     /// The step's doc string without its opening line, which holds only the content type
     /// (`"""json`): the gherkin parser keeps that line in the text.
     fn docstring(&self) -> anyhow::Result<String> {
-        let text = self
-            .ctx
-            .step
-            .docstring
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("this step needs a \"\"\"json doc string with the mapping"))?;
+        let text = self.ctx.step.docstring.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("this step needs a \"\"\"json doc string with the mapping")
+        })?;
         Ok(doc_body(text).to_string())
     }
 }
@@ -115,7 +118,8 @@ step!(topic, |s, a| {
 });
 step!(topic_with_retention, |s, a| {
     let retention_ms = a.num::<u64>(3)? * 1_000;
-    Ok(s.create_topic(&a.text(1), a.num(2)?, Some(retention_ms)).await?)
+    Ok(s.create_topic(&a.text(1), a.num(2)?, Some(retention_ms))
+        .await?)
 });
 step!(function_succeeds, |s, a| {
     s.define_function(&a.text(1), Mode::Succeed, 0).await;
@@ -127,7 +131,8 @@ step!(function_fails, |s, a| {
 });
 step!(function_fails_times, |s, a| {
     let remaining = a.num(2)?;
-    s.define_function(&a.text(1), Mode::FailTimes { remaining }, 0).await;
+    s.define_function(&a.text(1), Mode::FailTimes { remaining }, 0)
+        .await;
     Ok(())
 });
 step!(function_fails_matching, |s, a| {
@@ -136,17 +141,23 @@ step!(function_fails_matching, |s, a| {
     Ok(())
 });
 step!(function_reports_item_failures, |s, a| {
-    s.define_function(&a.text(1), Mode::ReportItemFailuresWhenValueContains(a.text(2)), 0)
-        .await;
+    s.define_function(
+        &a.text(1),
+        Mode::ReportItemFailuresWhenValueContains(a.text(2)),
+        0,
+    )
+    .await;
     Ok(())
 });
 step!(function_throttled, |s, a| {
     let remaining = a.num(2)?;
-    s.define_function(&a.text(1), Mode::ThrottleTimes { remaining }, 0).await;
+    s.define_function(&a.text(1), Mode::ThrottleTimes { remaining }, 0)
+        .await;
     Ok(())
 });
 step!(function_slow, |s, a| {
-    s.define_function(&a.text(1), Mode::Succeed, a.num(2)?).await;
+    s.define_function(&a.text(1), Mode::Succeed, a.num(2)?)
+        .await;
     Ok(())
 });
 step!(mapping, |s, a| {
@@ -170,7 +181,8 @@ step!(produce_n, |s, a| {
 });
 step!(produce_n_with_key, |s, a| {
     let key = a.text(2);
-    Ok(s.produce(&a.text(3), a.num(1)?, Some(&key), None, &[]).await?)
+    Ok(s.produce(&a.text(3), a.num(1)?, Some(&key), None, &[])
+        .await?)
 });
 step!(produce_value, |s, a| {
     let value = a.text(1);
@@ -189,7 +201,8 @@ step!(produce_one_sized, |s, a| {
     Ok(s.produce_sized(&a.text(3), 1, bytes).await?)
 });
 step!(failure_record_condition, |s, a| {
-    Ok(s.assert_failure_record_condition(&a.text(1), &a.text(2)).await?)
+    Ok(s.assert_failure_record_condition(&a.text(1), &a.text(2))
+        .await?)
 });
 step!(produce_rate, |s, a| {
     Ok(s.produce_at_rate(&a.text(1), a.num(2)?, a.num(3)?).await?)
@@ -201,7 +214,9 @@ step!(start, |s, a| { Ok(s.start_mapping(&a.text(1), 1).await?) });
 step!(start_with_pollers, |s, a| {
     Ok(s.start_mapping(&a.text(1), a.num(2)?).await?)
 });
-step!(scale, |s, a| { Ok(s.scale_mapping(&a.text(1), a.num(2)?).await?) });
+step!(scale, |s, a| {
+    Ok(s.scale_mapping(&a.text(1), a.num(2)?).await?)
+});
 step!(disable, |s, a| { Ok(s.disable_mapping(&a.text(1)).await?) });
 step!(enable, |s, a| { Ok(s.enable_mapping(&a.text(1)).await?) });
 step!(kill, |s, a| { Ok(s.kill_mapping(&a.text(1)).await?) });
@@ -213,18 +228,28 @@ step!(kill_during_invocation, |s, a| {
 step!(freeze, |s, a| {
     Ok(s.freeze_mapping(&a.text(1), a.num(2)?).await?)
 });
-step!(grow, |s, a| { Ok(s.grow_topic(&a.text(1), a.num(2)?).await?) });
+step!(grow, |s, a| {
+    Ok(s.grow_topic(&a.text(1), a.num(2)?).await?)
+});
 step!(broker_restart, |s, a| { Ok(s.restart_broker().await?) });
-step!(broker_kill, |s, a| { Ok(s.kill_broker_node(a.num(1)?).await?) });
-step!(broker_start, |s, a| { Ok(s.start_broker_node(a.num(1)?).await?) });
+step!(broker_kill, |s, a| {
+    Ok(s.kill_broker_node(a.num(1)?).await?)
+});
+step!(broker_start, |s, a| {
+    Ok(s.start_broker_node(a.num(1)?).await?)
+});
 step!(network_cut, |s, a| {
     Ok(s.cut_network(&a.text(1), a.num(2)?).await?)
 });
 step!(network_slow, |s, a| {
     Ok(s.slow_network(&a.text(1), a.num(2)?).await?)
 });
-step!(offsets_expire, |s, a| { Ok(s.expire_offsets(&a.text(1)).await?) });
-step!(offsets_deleted, |s, a| { Ok(s.delete_offsets(&a.text(1)).await?) });
+step!(offsets_expire, |s, a| {
+    Ok(s.expire_offsets(&a.text(1)).await?)
+});
+step!(offsets_deleted, |s, a| {
+    Ok(s.delete_offsets(&a.text(1)).await?)
+});
 step!(chaos, |s, a| { Ok(s.chaos(&a.text(1), a.num(2)?).await?) });
 step!(starts_succeeding, |s, a| {
     Ok(s.set_function_mode(&a.text(1), Mode::Succeed).await?)
@@ -240,48 +265,81 @@ step!(time_passes, |s, a| {
 // ----- assertions ----------------------------------------------------------------------------
 
 step!(received_every, |s, a| {
-    Ok(s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, None).await?)
+    Ok(
+        s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, None)
+            .await?,
+    )
 });
 step!(received_every_once, |s, a| {
-    Ok(s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, Some(1)).await?)
+    Ok(
+        s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, Some(1))
+            .await?,
+    )
 });
 step!(received_every_at_most, |s, a| {
-    Ok(s.assert_every_record_at_most(&a.text(1), &a.text(2), a.num(3)?).await?)
+    Ok(
+        s.assert_every_record_at_most(&a.text(1), &a.text(2), a.num(3)?)
+            .await?,
+    )
 });
 step!(received_every_times, |s, a| {
     let times = a.num(4)?;
-    Ok(s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, Some(times)).await?)
+    Ok(
+        s.await_every_record(&a.text(2), &a.text(3), a.secs(1)?, Some(times))
+            .await?,
+    )
 });
 step!(committed_end, |s, a| {
-    Ok(s.await_committed_end(&a.text(2), &a.text(3), a.secs(1)?).await?)
+    Ok(s.await_committed_end(&a.text(2), &a.text(3), a.secs(1)?)
+        .await?)
 });
 step!(committed_offset, |s, a| {
-    Ok(s.assert_committed(&a.text(1), &a.text(4), a.num(3)?, a.num(2)?, None).await?)
+    Ok(
+        s.assert_committed(&a.text(1), &a.text(4), a.num(3)?, a.num(2)?, None)
+            .await?,
+    )
 });
 step!(committed_offset_within, |s, a| {
     let timeout = Some(a.secs(1)?);
-    Ok(s.assert_committed(&a.text(2), &a.text(5), a.num(4)?, a.num(3)?, timeout).await?)
+    Ok(
+        s.assert_committed(&a.text(2), &a.text(5), a.num(4)?, a.num(3)?, timeout)
+            .await?,
+    )
 });
 step!(committed_nothing, |s, a| {
-    Ok(s.assert_committed_nothing(&a.text(1), &a.text(3), a.num(2)?).await?)
+    Ok(
+        s.assert_committed_nothing(&a.text(1), &a.text(3), a.num(2)?)
+            .await?,
+    )
 });
 step!(poller_count, |s, a| {
     Ok(s.assert_poller_count(&a.text(1), a.num(2)?)?)
 });
 step!(no_commit_ahead, |s, a| {
-    Ok(s.run_checks(None, |e, subject| vec![check::commit_safety(e, subject)]).await?)
+    Ok(
+        s.run_checks(None, |e, subject| vec![check::commit_safety(e, subject)])
+            .await?,
+    )
 });
 step!(offset_order, |s, a| {
-    Ok(s.run_checks(Some(&a.text(1)), |e, subject| vec![check::order(e, subject)]).await?)
+    Ok(s.run_checks(Some(&a.text(1)), |e, subject| {
+        vec![check::order(e, subject)]
+    })
+    .await?)
 });
 step!(single_in_flight, |s, a| {
-    Ok(s.run_checks(Some(&a.text(1)), |e, subject| vec![check::single_in_flight(e, subject)]).await?)
+    Ok(s.run_checks(Some(&a.text(1)), |e, subject| {
+        vec![check::single_in_flight(e, subject)]
+    })
+    .await?)
 });
 step!(topic_holds, |s, a| {
-    Ok(s.await_topic_holds(&a.text(2), a.num(3)?, a.secs(1)?).await?)
+    Ok(s.await_topic_holds(&a.text(2), a.num(3)?, a.secs(1)?)
+        .await?)
 });
 step!(failure_record, |s, a| {
-    Ok(s.assert_failure_record(&a.text(1), &a.text(2), &a.text(3)).await?)
+    Ok(s.assert_failure_record(&a.text(1), &a.text(2), &a.text(3))
+        .await?)
 });
 step!(invoked_with_value, |s, a| {
     Ok(s.assert_invoked_with_value(&a.text(1), &a.text(2), a.num(3)?)?)
@@ -303,7 +361,8 @@ step!(fails_to_start, |s, a| {
     Ok(s.assert_fails_to_start(&a.text(1), &a.text(2)).await?)
 });
 step!(offset_lag, |s, a| {
-    Ok(s.await_offset_lag(&a.text(1), a.num(2)?, a.secs(3)?).await?)
+    Ok(s.await_offset_lag(&a.text(1), a.num(2)?, a.secs(3)?)
+        .await?)
 });
 step!(every_guarantee, |s, a| {
     Ok(s.run_checks(None, check::all).await?)
@@ -352,118 +411,479 @@ pub fn definitions() -> Vec<StepDef> {
     }
     vec![
         def!(broker, "a Kafka broker", "a Kafka broker"),
-        def!(broker_with_retention, "a Kafka broker with offsets retention of 1 minute",
-            r"a Kafka broker with offsets retention of (\d+) minutes?"),
-        def!(cluster, "a Kafka cluster of 3 brokers", r"a Kafka cluster of (\d+) brokers?"),
-        def!(topic, r#"a topic "orders" with 3 partitions"#, "a topic ", q!(), r" with (\d+) partitions?"),
-        def!(topic_with_retention, r#"a topic "orders" with 1 partition whose records are deleted after 30 seconds"#,
-            "a topic ", q!(), r" with (\d+) partitions? whose records are deleted after (\d+) seconds?"),
-        def!(function_succeeds, r#"a Lambda function "process" that succeeds"#, "a Lambda function ", q!(), " that succeeds"),
-        def!(function_fails, r#"a Lambda function "process" that fails"#, "a Lambda function ", q!(), " that fails"),
-        def!(function_fails_times, r#"a Lambda function "process" that fails 2 times then succeeds"#,
-            "a Lambda function ", q!(), r" that fails (\d+) times? then succeeds"),
-        def!(function_fails_matching, r#"a Lambda function "process" that fails for records whose value contains "poison""#,
-            "a Lambda function ", q!(), " that fails for records whose value contains ", q!()),
-        def!(function_reports_item_failures,
+        def!(
+            broker_with_retention,
+            "a Kafka broker with offsets retention of 1 minute",
+            r"a Kafka broker with offsets retention of (\d+) minutes?"
+        ),
+        def!(
+            cluster,
+            "a Kafka cluster of 3 brokers",
+            r"a Kafka cluster of (\d+) brokers?"
+        ),
+        def!(
+            topic,
+            r#"a topic "orders" with 3 partitions"#,
+            "a topic ",
+            q!(),
+            r" with (\d+) partitions?"
+        ),
+        def!(
+            topic_with_retention,
+            r#"a topic "orders" with 1 partition whose records are deleted after 30 seconds"#,
+            "a topic ",
+            q!(),
+            r" with (\d+) partitions? whose records are deleted after (\d+) seconds?"
+        ),
+        def!(
+            function_succeeds,
+            r#"a Lambda function "process" that succeeds"#,
+            "a Lambda function ",
+            q!(),
+            " that succeeds"
+        ),
+        def!(
+            function_fails,
+            r#"a Lambda function "process" that fails"#,
+            "a Lambda function ",
+            q!(),
+            " that fails"
+        ),
+        def!(
+            function_fails_times,
+            r#"a Lambda function "process" that fails 2 times then succeeds"#,
+            "a Lambda function ",
+            q!(),
+            r" that fails (\d+) times? then succeeds"
+        ),
+        def!(
+            function_fails_matching,
+            r#"a Lambda function "process" that fails for records whose value contains "poison""#,
+            "a Lambda function ",
+            q!(),
+            " that fails for records whose value contains ",
+            q!()
+        ),
+        def!(
+            function_reports_item_failures,
             r#"a Lambda function "process" that reports item failures for records whose value contains "poison""#,
-            "a Lambda function ", q!(), " that reports item failures for records whose value contains ", q!()),
-        def!(function_throttled, r#"a Lambda function "process" that is throttled 3 times then succeeds"#,
-            "a Lambda function ", q!(), r" that is throttled (\d+) times? then succeeds"),
-        def!(function_slow, r#"a Lambda function "process" that takes 200 ms per invocation"#,
-            "a Lambda function ", q!(), r" that takes (\d+) ms per invocation"),
-        def!(mapping, r#"an event source mapping "esm" from "orders" to "process""#,
-            "an event source mapping ", q!(), " from ", q!(), " to ", q!()),
-        def!(mapping_with, r#"an event source mapping "esm" from "orders" to "process" with:"#,
-            "an event source mapping ", q!(), " from ", q!(), " to ", q!(), " with:"),
-        def!(mapping_json, r#"an event source mapping "esm" configured as:"#,
-            "an event source mapping ", q!(), " configured as:"),
-        def!(produce_n, r#"100 records are produced to "orders""#, r"(\d+) records? (?:is|are) produced to ", q!()),
-        def!(produce_n_with_key, r#"20 records with key "customer-7" are produced to "orders""#,
-            r"(\d+) records? with key ", q!(), " (?:is|are) produced to ", q!()),
-        def!(produce_value, r#"a record with value "poison" is produced to "orders""#,
-            "a record with value ", q!(), " is produced to ", q!()),
-        def!(produce_header, r#"a record with header "trace" set to "é" is produced to "orders""#,
-            "a record with header ", q!(), " set to ", q!(), " is produced to ", q!()),
-        def!(produce_sized, r#"12 records of 1 MB are produced to "orders""#,
-            r"(\d+) records? of (\d+) (bytes|KB|MB) (?:is|are) produced to ", q!()),
-        def!(produce_one_sized, r#"a record of 7 MB is produced to "orders""#,
-            r"a record of (\d+) (bytes|KB|MB) is produced to ", q!()),
-        def!(failure_record_condition, r#"the topic "orders-dlq" holds a failure record with condition "MaximumPayloadSizeExceeded""#,
-            "the topic ", q!(), " holds a failure record with condition ", q!()),
-        def!(produce_rate, r#"records are produced to "orders" at 50 per second for 20 seconds"#,
-            "records are produced to ", q!(), r" at (\d+) per second for (\d+) seconds?"),
-        def!(start, r#"the mapping "esm" is started"#, "the mapping ", q!(), " is started"),
-        def!(start_with_pollers, r#"the mapping "esm" is started with 2 pollers"#,
-            "the mapping ", q!(), r" is started with (\d+) pollers?"),
-        def!(scale, r#"the mapping "esm" scales to 3 pollers"#, "the mapping ", q!(), r" scales to (\d+) pollers?"),
-        def!(disable, r#"the mapping "esm" is disabled"#, "the mapping ", q!(), " is disabled"),
-        def!(enable, r#"the mapping "esm" is enabled"#, "the mapping ", q!(), " is enabled"),
-        def!(kill, r#"the mapping "esm" is killed"#, "the mapping ", q!(), " is killed"),
-        def!(restart, r#"the mapping "esm" is restarted"#, "the mapping ", q!(), " is restarted"),
-        def!(kill_poller, r#"a poller of "esm" is killed"#, "a poller of ", q!(), " is killed"),
-        def!(kill_during_invocation, r#"the mapping "esm" is killed during an invocation"#,
-            "the mapping ", q!(), " is killed during an invocation"),
-        def!(freeze, r#"the mapping "esm" is frozen for 15 seconds"#, "the mapping ", q!(), r" is frozen for (\d+) seconds?"),
-        def!(grow, r#"the topic "orders" grows to 6 partitions"#, "the topic ", q!(), r" grows to (\d+) partitions?"),
-        def!(broker_restart, "the broker is restarted", "the broker is restarted"),
+            "a Lambda function ",
+            q!(),
+            " that reports item failures for records whose value contains ",
+            q!()
+        ),
+        def!(
+            function_throttled,
+            r#"a Lambda function "process" that is throttled 3 times then succeeds"#,
+            "a Lambda function ",
+            q!(),
+            r" that is throttled (\d+) times? then succeeds"
+        ),
+        def!(
+            function_slow,
+            r#"a Lambda function "process" that takes 200 ms per invocation"#,
+            "a Lambda function ",
+            q!(),
+            r" that takes (\d+) ms per invocation"
+        ),
+        def!(
+            mapping,
+            r#"an event source mapping "esm" from "orders" to "process""#,
+            "an event source mapping ",
+            q!(),
+            " from ",
+            q!(),
+            " to ",
+            q!()
+        ),
+        def!(
+            mapping_with,
+            r#"an event source mapping "esm" from "orders" to "process" with:"#,
+            "an event source mapping ",
+            q!(),
+            " from ",
+            q!(),
+            " to ",
+            q!(),
+            " with:"
+        ),
+        def!(
+            mapping_json,
+            r#"an event source mapping "esm" configured as:"#,
+            "an event source mapping ",
+            q!(),
+            " configured as:"
+        ),
+        def!(
+            produce_n,
+            r#"100 records are produced to "orders""#,
+            r"(\d+) records? (?:is|are) produced to ",
+            q!()
+        ),
+        def!(
+            produce_n_with_key,
+            r#"20 records with key "customer-7" are produced to "orders""#,
+            r"(\d+) records? with key ",
+            q!(),
+            " (?:is|are) produced to ",
+            q!()
+        ),
+        def!(
+            produce_value,
+            r#"a record with value "poison" is produced to "orders""#,
+            "a record with value ",
+            q!(),
+            " is produced to ",
+            q!()
+        ),
+        def!(
+            produce_header,
+            r#"a record with header "trace" set to "é" is produced to "orders""#,
+            "a record with header ",
+            q!(),
+            " set to ",
+            q!(),
+            " is produced to ",
+            q!()
+        ),
+        def!(
+            produce_sized,
+            r#"12 records of 1 MB are produced to "orders""#,
+            r"(\d+) records? of (\d+) (bytes|KB|MB) (?:is|are) produced to ",
+            q!()
+        ),
+        def!(
+            produce_one_sized,
+            r#"a record of 7 MB is produced to "orders""#,
+            r"a record of (\d+) (bytes|KB|MB) is produced to ",
+            q!()
+        ),
+        def!(
+            failure_record_condition,
+            r#"the topic "orders-dlq" holds a failure record with condition "MaximumPayloadSizeExceeded""#,
+            "the topic ",
+            q!(),
+            " holds a failure record with condition ",
+            q!()
+        ),
+        def!(
+            produce_rate,
+            r#"records are produced to "orders" at 50 per second for 20 seconds"#,
+            "records are produced to ",
+            q!(),
+            r" at (\d+) per second for (\d+) seconds?"
+        ),
+        def!(
+            start,
+            r#"the mapping "esm" is started"#,
+            "the mapping ",
+            q!(),
+            " is started"
+        ),
+        def!(
+            start_with_pollers,
+            r#"the mapping "esm" is started with 2 pollers"#,
+            "the mapping ",
+            q!(),
+            r" is started with (\d+) pollers?"
+        ),
+        def!(
+            scale,
+            r#"the mapping "esm" scales to 3 pollers"#,
+            "the mapping ",
+            q!(),
+            r" scales to (\d+) pollers?"
+        ),
+        def!(
+            disable,
+            r#"the mapping "esm" is disabled"#,
+            "the mapping ",
+            q!(),
+            " is disabled"
+        ),
+        def!(
+            enable,
+            r#"the mapping "esm" is enabled"#,
+            "the mapping ",
+            q!(),
+            " is enabled"
+        ),
+        def!(
+            kill,
+            r#"the mapping "esm" is killed"#,
+            "the mapping ",
+            q!(),
+            " is killed"
+        ),
+        def!(
+            restart,
+            r#"the mapping "esm" is restarted"#,
+            "the mapping ",
+            q!(),
+            " is restarted"
+        ),
+        def!(
+            kill_poller,
+            r#"a poller of "esm" is killed"#,
+            "a poller of ",
+            q!(),
+            " is killed"
+        ),
+        def!(
+            kill_during_invocation,
+            r#"the mapping "esm" is killed during an invocation"#,
+            "the mapping ",
+            q!(),
+            " is killed during an invocation"
+        ),
+        def!(
+            freeze,
+            r#"the mapping "esm" is frozen for 15 seconds"#,
+            "the mapping ",
+            q!(),
+            r" is frozen for (\d+) seconds?"
+        ),
+        def!(
+            grow,
+            r#"the topic "orders" grows to 6 partitions"#,
+            "the topic ",
+            q!(),
+            r" grows to (\d+) partitions?"
+        ),
+        def!(
+            broker_restart,
+            "the broker is restarted",
+            "the broker is restarted"
+        ),
         def!(broker_kill, "broker 2 is killed", r"broker (\d+) is killed"),
-        def!(broker_start, "broker 2 is started", r"broker (\d+) is started"),
-        def!(network_cut, r#"the network between "esm" and the broker is cut for 10 seconds"#,
-            "the network between ", q!(), r" and the broker is cut for (\d+) seconds?"),
-        def!(network_slow, r#"the network between "esm" and the broker is slowed by 300 ms"#,
-            "the network between ", q!(), r" and the broker is slowed by (\d+) ms"),
-        def!(offsets_expire, r#"the committed offsets of group "orders-group" expire"#,
-            "the committed offsets of group ", q!(), " expire"),
-        def!(offsets_deleted, r#"the committed offsets of group "orders-group" are deleted"#,
-            "the committed offsets of group ", q!(), " are deleted"),
-        def!(chaos, r#"random faults hit the mapping "esm" for 30 seconds"#,
-            "random faults hit the mapping ", q!(), r" for (\d+) seconds?"),
-        def!(starts_succeeding, r#"the function "process" starts succeeding"#, "the function ", q!(), " starts succeeding"),
-        def!(starts_failing, r#"the function "process" starts failing"#, "the function ", q!(), " starts failing"),
+        def!(
+            broker_start,
+            "broker 2 is started",
+            r"broker (\d+) is started"
+        ),
+        def!(
+            network_cut,
+            r#"the network between "esm" and the broker is cut for 10 seconds"#,
+            "the network between ",
+            q!(),
+            r" and the broker is cut for (\d+) seconds?"
+        ),
+        def!(
+            network_slow,
+            r#"the network between "esm" and the broker is slowed by 300 ms"#,
+            "the network between ",
+            q!(),
+            r" and the broker is slowed by (\d+) ms"
+        ),
+        def!(
+            offsets_expire,
+            r#"the committed offsets of group "orders-group" expire"#,
+            "the committed offsets of group ",
+            q!(),
+            " expire"
+        ),
+        def!(
+            offsets_deleted,
+            r#"the committed offsets of group "orders-group" are deleted"#,
+            "the committed offsets of group ",
+            q!(),
+            " are deleted"
+        ),
+        def!(
+            chaos,
+            r#"random faults hit the mapping "esm" for 30 seconds"#,
+            "random faults hit the mapping ",
+            q!(),
+            r" for (\d+) seconds?"
+        ),
+        def!(
+            starts_succeeding,
+            r#"the function "process" starts succeeding"#,
+            "the function ",
+            q!(),
+            " starts succeeding"
+        ),
+        def!(
+            starts_failing,
+            r#"the function "process" starts failing"#,
+            "the function ",
+            q!(),
+            " starts failing"
+        ),
         def!(time_passes, "5 seconds pass", r"(\d+) seconds? pass(?:es)?"),
-        def!(received_every, r#"within 30 seconds "process" has received every record of "orders""#,
-            r"within (\d+) seconds? ", q!(), " has received every record of ", q!()),
-        def!(received_every_once, r#"within 30 seconds "process" has received every record of "orders" exactly once"#,
-            r"within (\d+) seconds? ", q!(), " has received every record of ", q!(), " exactly once"),
-        def!(received_every_at_most, r#""process" received every record of "orders" at most 2 times"#,
-            q!(), " received every record of ", q!(), r" at most (\d+) times?"),
-        def!(received_every_times, r#"within 30 seconds "process" has received every record of "orders" 2 times"#,
-            r"within (\d+) seconds? ", q!(), " has received every record of ", q!(), r" (\d+) times?"),
-        def!(committed_end, r#"within 30 seconds the group "orders-group" has committed the end of "orders""#,
-            r"within (\d+) seconds? the group ", q!(), " has committed the end of ", q!()),
-        def!(committed_offset, r#"the group "orders-group" has committed offset 40 on partition 0 of "orders""#,
-            "the group ", q!(), r" has committed offset (\d+) on partition (\d+) of ", q!()),
-        def!(committed_offset_within,
+        def!(
+            received_every,
+            r#"within 30 seconds "process" has received every record of "orders""#,
+            r"within (\d+) seconds? ",
+            q!(),
+            " has received every record of ",
+            q!()
+        ),
+        def!(
+            received_every_once,
+            r#"within 30 seconds "process" has received every record of "orders" exactly once"#,
+            r"within (\d+) seconds? ",
+            q!(),
+            " has received every record of ",
+            q!(),
+            " exactly once"
+        ),
+        def!(
+            received_every_at_most,
+            r#""process" received every record of "orders" at most 2 times"#,
+            q!(),
+            " received every record of ",
+            q!(),
+            r" at most (\d+) times?"
+        ),
+        def!(
+            received_every_times,
+            r#"within 30 seconds "process" has received every record of "orders" 2 times"#,
+            r"within (\d+) seconds? ",
+            q!(),
+            " has received every record of ",
+            q!(),
+            r" (\d+) times?"
+        ),
+        def!(
+            committed_end,
+            r#"within 30 seconds the group "orders-group" has committed the end of "orders""#,
+            r"within (\d+) seconds? the group ",
+            q!(),
+            " has committed the end of ",
+            q!()
+        ),
+        def!(
+            committed_offset,
+            r#"the group "orders-group" has committed offset 40 on partition 0 of "orders""#,
+            "the group ",
+            q!(),
+            r" has committed offset (\d+) on partition (\d+) of ",
+            q!()
+        ),
+        def!(
+            committed_offset_within,
             r#"within 30 seconds the group "orders-group" has committed offset 40 on partition 0 of "orders""#,
-            r"within (\d+) seconds? the group ", q!(), r" has committed offset (\d+) on partition (\d+) of ", q!()),
-        def!(committed_nothing, r#"the group "orders-group" has committed nothing on partition 0 of "orders""#,
-            "the group ", q!(), r" has committed nothing on partition (\d+) of ", q!()),
-        def!(poller_count, r#"the mapping "esm" runs 2 pollers"#, "the mapping ", q!(), r" runs (\d+) pollers?"),
-        def!(no_commit_ahead, "no offset was committed before its records succeeded",
-            "no offset was committed before its records succeeded"),
-        def!(offset_order, r#"each partition of "orders" reached "process" in offset order"#,
-            "each partition of ", q!(), " reached ", q!(), " in offset order"),
-        def!(single_in_flight, r#"at most one invocation per partition of "orders" was in flight at any time"#,
-            "at most one invocation per partition of ", q!(), " was in flight at any time"),
-        def!(topic_holds, r#"within 30 seconds the topic "orders-dlq" holds 1 record"#,
-            r"within (\d+) seconds? the topic ", q!(), r" holds (\d+) records?"),
-        def!(failure_record,
+            r"within (\d+) seconds? the group ",
+            q!(),
+            r" has committed offset (\d+) on partition (\d+) of ",
+            q!()
+        ),
+        def!(
+            committed_nothing,
+            r#"the group "orders-group" has committed nothing on partition 0 of "orders""#,
+            "the group ",
+            q!(),
+            r" has committed nothing on partition (\d+) of ",
+            q!()
+        ),
+        def!(
+            poller_count,
+            r#"the mapping "esm" runs 2 pollers"#,
+            "the mapping ",
+            q!(),
+            r" runs (\d+) pollers?"
+        ),
+        def!(
+            no_commit_ahead,
+            "no offset was committed before its records succeeded",
+            "no offset was committed before its records succeeded"
+        ),
+        def!(
+            offset_order,
+            r#"each partition of "orders" reached "process" in offset order"#,
+            "each partition of ",
+            q!(),
+            " reached ",
+            q!(),
+            " in offset order"
+        ),
+        def!(
+            single_in_flight,
+            r#"at most one invocation per partition of "orders" was in flight at any time"#,
+            "at most one invocation per partition of ",
+            q!(),
+            " was in flight at any time"
+        ),
+        def!(
+            topic_holds,
+            r#"within 30 seconds the topic "orders-dlq" holds 1 record"#,
+            r"within (\d+) seconds? the topic ",
+            q!(),
+            r" holds (\d+) records?"
+        ),
+        def!(
+            failure_record,
             r#"the topic "orders-dlq" holds a failure record for the value "poison" with condition "RetryAttemptsExhausted""#,
-            "the topic ", q!(), " holds a failure record for the value ", q!(), " with condition ", q!()),
-        def!(invoked_with_value, r#""process" was invoked with the value "poison" 3 times"#,
-            q!(), " was invoked with the value ", q!(), r" (\d+) times?"),
-        def!(nothing_before_start, r#""process" received no record of "orders" produced before the mapping "esm" started"#,
-            q!(), " received no record of ", q!(), " produced before the mapping ", q!(), " started"),
-        def!(received_value, r#"within 30 seconds "process" has received the value "order-7""#,
-            r"within (\d+) seconds? ", q!(), " has received the value ", q!()),
-        def!(never_received, r#""process" never received the value "poison""#, q!(), " never received the value ", q!()),
-        def!(header_bytes, r#""process" received the header "trace" as the bytes "-61,-87""#,
-            q!(), " received the header ", q!(), " as the bytes ", q!()),
-        def!(fails_to_start, r#"the mapping "esm" fails to start with an error mentioning "BatchSize""#,
-            "the mapping ", q!(), " fails to start with an error mentioning ", q!()),
-        def!(offset_lag, r#"the mapping "esm" reports an offset lag of 0 within 30 seconds"#,
-            "the mapping ", q!(), r" reports an offset lag of (\d+) within (\d+) seconds?"),
-        def!(every_guarantee, "every guarantee holds", "every guarantee holds"),
+            "the topic ",
+            q!(),
+            " holds a failure record for the value ",
+            q!(),
+            " with condition ",
+            q!()
+        ),
+        def!(
+            invoked_with_value,
+            r#""process" was invoked with the value "poison" 3 times"#,
+            q!(),
+            " was invoked with the value ",
+            q!(),
+            r" (\d+) times?"
+        ),
+        def!(
+            nothing_before_start,
+            r#""process" received no record of "orders" produced before the mapping "esm" started"#,
+            q!(),
+            " received no record of ",
+            q!(),
+            " produced before the mapping ",
+            q!(),
+            " started"
+        ),
+        def!(
+            received_value,
+            r#"within 30 seconds "process" has received the value "order-7""#,
+            r"within (\d+) seconds? ",
+            q!(),
+            " has received the value ",
+            q!()
+        ),
+        def!(
+            never_received,
+            r#""process" never received the value "poison""#,
+            q!(),
+            " never received the value ",
+            q!()
+        ),
+        def!(
+            header_bytes,
+            r#""process" received the header "trace" as the bytes "-61,-87""#,
+            q!(),
+            " received the header ",
+            q!(),
+            " as the bytes ",
+            q!()
+        ),
+        def!(
+            fails_to_start,
+            r#"the mapping "esm" fails to start with an error mentioning "BatchSize""#,
+            "the mapping ",
+            q!(),
+            " fails to start with an error mentioning ",
+            q!()
+        ),
+        def!(
+            offset_lag,
+            r#"the mapping "esm" reports an offset lag of 0 within 30 seconds"#,
+            "the mapping ",
+            q!(),
+            r" reports an offset lag of (\d+) within (\d+) seconds?"
+        ),
+        def!(
+            every_guarantee,
+            "every guarantee holds",
+            "every guarantee holds"
+        ),
     ]
 }
 
@@ -499,7 +919,10 @@ mod tests {
     #[test]
     fn singulars_and_single_quotes_work() {
         assert_eq!(matching("1 record is produced to 'orders'").len(), 1);
-        assert_eq!(matching(r#"the mapping "esm" is started with 1 poller"#).len(), 1);
+        assert_eq!(
+            matching(r#"the mapping "esm" is started with 1 poller"#).len(),
+            1
+        );
         assert_eq!(matching("1 second passes").len(), 1);
         assert_eq!(
             matching(r#"a record with value '{"kind": "order"}' is produced to "orders""#).len(),

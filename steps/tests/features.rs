@@ -18,13 +18,17 @@ fn main() -> ExitCode {
     });
     let opts = RunOptions {
         paths: vec![features],
-        tags: std::env::var("ESM_CHAOS_TAGS").ok().filter(|t| !t.is_empty()),
+        tags: std::env::var("ESM_CHAOS_TAGS")
+            .ok()
+            .filter(|t| !t.is_empty()),
         broker: BrokerOptions::from_env(),
         report_dir: root.join("reports"),
         report_all: false,
         junit: std::env::var_os("ESM_CHAOS_JUNIT").map(PathBuf::from),
         cucumber_json: None,
-        seed: std::env::var("ESM_CHAOS_SEED").ok().and_then(|s| s.parse().ok()),
+        seed: std::env::var("ESM_CHAOS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok()),
         concurrency: CONCURRENCY_DEFAULT,
         consumer,
     };
