@@ -574,6 +574,16 @@ impl MockLambda {
         );
     }
 
+    /// Whether a function of that name (or whose ARN ends in that name) is defined.
+    pub fn is_defined(&self, function: &str) -> bool {
+        let name = function
+            .split_once(":function:")
+            .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+            .unwrap_or(function);
+        let state = self.state();
+        state.functions.contains_key(function) || state.functions.contains_key(name)
+    }
+
     /// Changes how a function answers from now on (defining it if it is new).
     pub fn set_mode(&self, function: &str, mode: Mode) {
         let mut state = self.state();

@@ -1,0 +1,702 @@
+//! What the steps assert, each failing with what it saw.
+
+use super::*;
+
+impl Scenario {
+    pub(super) fn topic_real(&self, local: &str) -> Result<String> {
+        self.topics
+            .get(local)
+            .map(|t| t.real.clone())
+            .ok_or_else(|| usage(format!("no topic {local:?} in this scenario")))
+    }
+
+    pub(super) fn lambda_ref(&self) -> Result<&MockLambda> {
+        self.lambda
+            .as_ref()
+            .ok_or_else(|| usage("no Lambda function was defined in this scenario"))
+    }
+
+    /// The mock rejected an event that is not a valid Kafka event: that fails any assertion.
+    pub(super) fn assert_no_malformed(&self) -> Result<()> {
+        if let Some(lambda) = &self.lambda {
+            let malformed = lambda.malformed();
+            if !malformed.is_empty() {
+                return Err(failed(format!(
+                    "the function received {} malformed events; first: {}",
+                    malformed.len(),
+                    self.names.localise(&malformed[0])
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Produced records of a topic, (partition, offset) → value.
+    pub(super) fn produced(&self, topic_real: &str) -> BTreeMap<(i32, i64), Option<String>> {
+        self.history
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Produced {
+                    topic,
+                    partition,
+                    offset,
+                    value,
+                    ..
+                } if topic == topic_real => Some(((partition, offset), value)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// "within N seconds F has received every record of T [exactly once | N times]".
+    /// `times`: None = at least once; Some(n) = each record exactly n times.
+    pub async fn await_every_record(
+        &mut self,
+        function: &str,
+        local: &str,
+        timeout: Duration,
+        times: Option<u32>,
+    ) -> Result<()> {
+        self.await_producers(local).await?;
+        let topic = self.topic_real(local)?;
+        let produced = self.produced(&topic);
+        let at_least = times.unwrap_or(1);
+        let history = self.history.clone();
+        let what = format!("{function:?} to receive every record of {local:?} {at_least} time(s)");
+        let function_owned = function.to_string();
+        let topic_owned = topic.clone();
+        wait::until(&what, timeout, || {
+            let history = history.clone();
+            let produced = &produced;
+            let function = function_owned.clone();
+            let topic = topic_owned.clone();
+            async move {
+                let counts = check::delivery_counts(&history.snapshot(), &topic, &function);
+                let short: Vec<_> = produced
+                    .keys()
+                    .filter(|k| counts.get(k).copied().unwrap_or(0) < at_least)
+                    .collect();
+                if short.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} of {} records received fewer than {at_least} time(s); first: {}",
+                        short.len(),
+                        produced.len(),
+                        describe_keys(&short)
+                    ))
+                }
+            }
+        })
+        .await
+        .map_err(|e| failed(self.names.localise(&e.to_string())))?;
+        if let Some(exact) = times {
+            self.assert_at_most(function, &topic, local, exact)?;
+        }
+        self.assert_no_malformed()
+    }
+
+    /// "F received every record of T at most N times".
+    pub async fn assert_every_record_at_most(
+        &mut self,
+        function: &str,
+        local: &str,
+        max: u32,
+    ) -> Result<()> {
+        self.await_producers(local).await?;
+        let topic = self.topic_real(local)?;
+        let counts = check::delivery_counts(&self.history.snapshot(), &topic, function);
+        let missing: Vec<_> = self
+            .produced(&topic)
+            .into_keys()
+            .filter(|k| !counts.contains_key(k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(failed(format!(
+                "{} records of {local:?} never reached {function:?}; first: {}",
+                missing.len(),
+                describe_keys(&missing.iter().collect::<Vec<_>>())
+            )));
+        }
+        self.assert_at_most(function, &topic, local, max)?;
+        self.assert_no_malformed()
+    }
+
+    pub(super) fn assert_at_most(
+        &self,
+        function: &str,
+        topic: &str,
+        local: &str,
+        max: u32,
+    ) -> Result<()> {
+        let counts = check::delivery_counts(&self.history.snapshot(), topic, function);
+        let over: Vec<_> = counts.iter().filter(|(_, n)| **n > max).collect();
+        if over.is_empty() {
+            return Ok(());
+        }
+        let sample: Vec<String> = over
+            .iter()
+            .take(5)
+            .map(|((p, o), n)| format!("partition {p} offset {o}: {n} times"))
+            .collect();
+        Err(failed(format!(
+            "{} records of {local:?} reached {function:?} more than {max} time(s): {}",
+            over.len(),
+            sample.join(", ")
+        )))
+    }
+
+    /// Committed offsets of a group on a topic, straight from the broker.
+    pub(super) async fn committed(
+        &self,
+        local_group: &str,
+        local_topic: &str,
+    ) -> Result<BTreeMap<i32, i64>> {
+        let group = self.names.real(local_group);
+        let topic = self.topic_real(local_topic)?;
+        Ok(self.admin()?.committed_offsets(&group, &topic).await?)
+    }
+
+    /// "within N seconds the group G has committed the end of T".
+    pub async fn await_committed_end(
+        &mut self,
+        local_group: &str,
+        local: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.await_producers(local).await?;
+        let topic = self.topic_real(local)?;
+        let admin = self.admin()?;
+        let group = self.names.real(local_group);
+        let partitions = self.topics[local].partitions;
+        let what = format!("group {local_group:?} to commit the end of {local:?}");
+        wait::until(&what, timeout, || {
+            let admin = admin.clone();
+            let topic = topic.clone();
+            let group = group.clone();
+            async move {
+                let committed = admin
+                    .committed_offsets(&group, &topic)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut behind = Vec::new();
+                for partition in 0..partitions {
+                    let (_, high) = admin
+                        .watermarks(&topic, partition)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let at = committed.get(&partition).copied();
+                    if at != Some(high) {
+                        behind.push(format!(
+                            "partition {partition}: committed {at:?}, end {high}"
+                        ));
+                    }
+                }
+                if behind.is_empty() {
+                    Ok(())
+                } else {
+                    Err(behind.join("; "))
+                }
+            }
+        })
+        .await
+        .map_err(|e| failed(self.names.localise(&e.to_string())))?;
+        Ok(())
+    }
+
+    /// "[within N seconds] the group G has committed offset O on partition P of T". Commits are
+    /// asynchronous, so without "within" it settles for up to [`SETTLE_TIMEOUT_MS`].
+    pub async fn assert_committed(
+        &mut self,
+        local_group: &str,
+        local: &str,
+        partition: i32,
+        offset: i64,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let what = format!(
+            "group {local_group:?} to have committed offset {offset} on partition {partition} of {local:?}"
+        );
+        let this = &*self;
+        wait::until(
+            &what,
+            timeout.unwrap_or(Duration::from_millis(SETTLE_TIMEOUT_MS)),
+            || async move {
+                let committed = this
+                    .committed(local_group, local)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match committed.get(&partition) {
+                    Some(o) if *o == offset => Ok(()),
+                    Some(o) => Err(format!("committed offset {o}")),
+                    None => Err("no committed offset".to_string()),
+                }
+            },
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        Ok(())
+    }
+
+    /// "the group G has committed nothing on partition P of T" (settles like
+    /// [`Scenario::assert_committed`]: a commit that lands within the window is seen).
+    pub async fn assert_committed_nothing(
+        &mut self,
+        local_group: &str,
+        local: &str,
+        partition: i32,
+    ) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(SETTLE_TIMEOUT_MS);
+        loop {
+            let committed = self.committed(local_group, local).await?;
+            if let Some(offset) = committed.get(&partition) {
+                return Err(failed(format!(
+                    "group {local_group:?} has committed offset {offset} on partition {partition} of {local:?}"
+                )));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(OBSERVE_INTERVAL_MS)).await;
+        }
+    }
+
+    /// "the mapping M runs N pollers".
+    pub fn assert_poller_count(&self, name: &str, count: usize) -> Result<()> {
+        let running = self.running(name)?.poller_count();
+        if running != count {
+            return Err(failed(format!(
+                "the mapping {name:?} runs {running} poller(s), expected {count}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// "within N seconds the topic T holds N records".
+    pub async fn await_topic_holds(
+        &mut self,
+        local: &str,
+        count: i64,
+        timeout: Duration,
+    ) -> Result<()> {
+        let real = self.names.real(local);
+        let admin = self.admin()?;
+        let what = format!("topic {local:?} to hold {count} record(s)");
+        // Exactly: a destination that got too many records, or a topic whose retention has not
+        // yet deleted what it should, both fail with the count seen at the deadline.
+        wait::until(&what, timeout, || {
+            let admin = admin.clone();
+            let real = real.clone();
+            async move {
+                let held = topic_size(&admin, &real).await?;
+                if held == count {
+                    Ok(())
+                } else {
+                    Err(format!("{held} record(s)"))
+                }
+            }
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        self.collect_destinations().await
+    }
+
+    /// Reads every destination topic of the scenario's mappings into the history.
+    pub(super) async fn collect_destinations(&mut self) -> Result<()> {
+        let admin = self.admin()?;
+        let mut seen: BTreeSet<(String, i32, i64)> = self
+            .history
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Destination {
+                    topic,
+                    partition,
+                    offset,
+                    ..
+                } => Some((topic, partition, offset)),
+                _ => None,
+            })
+            .collect();
+        for topic in self.destination_topics() {
+            if !self.topics.values().any(|t| t.real == topic) {
+                continue;
+            }
+            for record in admin.read_topic(&topic).await? {
+                if seen.insert((topic.clone(), record.partition, record.offset)) {
+                    self.history.record(EventKind::Destination {
+                        topic: topic.clone(),
+                        partition: record.partition,
+                        offset: record.offset,
+                        key: record
+                            .key
+                            .as_deref()
+                            .map(|k| String::from_utf8_lossy(k).into_owned()),
+                        body: String::from_utf8_lossy(record.value.as_deref().unwrap_or_default())
+                            .into_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn destination_topics(&self) -> Vec<String> {
+        self.mappings
+            .values()
+            .filter_map(|def| def.config["DestinationConfig"]["OnFailure"]["Destination"].as_str())
+            .filter_map(|d| d.strip_prefix("kafka://"))
+            .map(|local| self.names.real(local))
+            .collect()
+    }
+
+    /// "the topic D holds a failure record for the value V with condition C".
+    pub async fn assert_failure_record(
+        &mut self,
+        local: &str,
+        value: &str,
+        condition: &str,
+    ) -> Result<()> {
+        self.collect_destinations().await?;
+        let real = self.names.real(local);
+        let bodies: Vec<String> = self
+            .history
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Destination { topic, body, .. } if topic == real => Some(body),
+                _ => None,
+            })
+            .collect();
+        let mut conditions = Vec::new();
+        for body in &bodies {
+            let Ok(json) = serde_json::from_str::<Value>(body) else {
+                continue;
+            };
+            if failure_record_value(&json).as_deref() == Some(value) {
+                let found = json["requestContext"]["condition"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                if found == condition {
+                    return Ok(());
+                }
+                conditions.push(found);
+            }
+        }
+        Err(failed(format!(
+            "topic {local:?} holds {} record(s); none for the value {value:?} with condition {condition:?} (conditions seen for that value: {conditions:?})",
+            bodies.len()
+        )))
+    }
+
+    /// "the topic D holds a failure record with condition C".
+    pub async fn assert_failure_record_condition(
+        &mut self,
+        local: &str,
+        condition: &str,
+    ) -> Result<()> {
+        self.collect_destinations().await?;
+        let real = self.names.real(local);
+        let mut seen = Vec::new();
+        for event in self.history.snapshot() {
+            if let EventKind::Destination { topic, body, .. } = event.kind
+                && topic == real
+            {
+                let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let found = json["requestContext"]["condition"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string();
+                if found == condition {
+                    return Ok(());
+                }
+                seen.push(found);
+            }
+        }
+        Err(failed(format!(
+            "topic {local:?} holds no failure record with condition {condition:?}; conditions seen: {seen:?}"
+        )))
+    }
+
+    /// Invocations of `function` whose records include `value`.
+    pub(super) fn invocations_with_value(&self, function: &str, value: &str) -> Result<usize> {
+        Ok(self
+            .lambda_ref()?
+            .invocations(function)
+            .iter()
+            .filter(|inv| {
+                inv.records
+                    .iter()
+                    .any(|r| r.value.as_deref() == Some(value.as_bytes()))
+            })
+            .count())
+    }
+
+    /// "F was invoked with the value V N times".
+    pub fn assert_invoked_with_value(
+        &self,
+        function: &str,
+        value: &str,
+        times: usize,
+    ) -> Result<()> {
+        let seen = self.invocations_with_value(function, value)?;
+        if seen != times {
+            return Err(failed(format!(
+                "{function:?} was invoked with the value {value:?} {seen} time(s), expected {times}"
+            )));
+        }
+        self.assert_no_malformed()
+    }
+
+    /// "within N seconds F has received the value V".
+    pub async fn await_value(
+        &mut self,
+        function: &str,
+        value: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let this = &*self;
+        wait::until(
+            &format!("{function:?} to receive the value {value:?}"),
+            timeout,
+            || async move {
+                let lambda = this.lambda_ref().map_err(|e| e.to_string())?;
+                let invocations = lambda.invocations(function);
+                if invocations.iter().any(|inv| {
+                    inv.records
+                        .iter()
+                        .any(|r| r.value.as_deref() == Some(value.as_bytes()))
+                }) {
+                    Ok(())
+                } else {
+                    Err(format!("{} invocations, none with it", invocations.len()))
+                }
+            },
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        self.assert_no_malformed()
+    }
+
+    /// "F never received the value V".
+    pub fn assert_never_received(&self, function: &str, value: &str) -> Result<()> {
+        match self.invocations_with_value(function, value)? {
+            0 => self.assert_no_malformed(),
+            n => Err(failed(format!(
+                "{function:?} received the value {value:?} in {n} invocation(s)"
+            ))),
+        }
+    }
+
+    /// "F received the header H as the bytes B".
+    pub fn assert_header_bytes(&self, function: &str, header: &str, bytes: &[i8]) -> Result<()> {
+        let invocations = self.lambda_ref()?.invocations(function);
+        let mut seen = Vec::new();
+        for record in invocations.iter().flat_map(|inv| inv.records.iter()) {
+            for (name, value) in &record.headers {
+                if name == header {
+                    if value.as_slice() == bytes {
+                        return self.assert_no_malformed();
+                    }
+                    seen.push(value.clone());
+                }
+            }
+        }
+        Err(failed(format!(
+            "{function:?} never received the header {header:?} as {bytes:?}; values seen: {seen:?}"
+        )))
+    }
+
+    /// "F received no record of T produced before the mapping M started".
+    pub fn assert_nothing_from_before_start(
+        &self,
+        function: &str,
+        local: &str,
+        mapping: &str,
+    ) -> Result<()> {
+        let topic = self.topic_real(local)?;
+        let events = self.history.snapshot();
+        let started_ms = events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Lifecycle {
+                    mapping: m, action, ..
+                } if m == mapping && action == "started" => Some(e.at_ms),
+                _ => None,
+            })
+            .ok_or_else(|| usage(format!("the mapping {mapping:?} was never started")))?;
+        let before: BTreeSet<(i32, i64)> = events
+            .iter()
+            .filter(|e| e.at_ms < started_ms)
+            .filter_map(|e| match &e.kind {
+                EventKind::Produced {
+                    topic: t,
+                    partition,
+                    offset,
+                    ..
+                } if *t == topic => Some((*partition, *offset)),
+                _ => None,
+            })
+            .collect();
+        let counts = check::delivery_counts(&events, &topic, function);
+        let leaked: Vec<_> = before.iter().filter(|k| counts.contains_key(k)).collect();
+        if leaked.is_empty() {
+            return self.assert_no_malformed();
+        }
+        Err(failed(format!(
+            "{function:?} received {} of the {} records produced before {mapping:?} started; first: {}",
+            leaked.len(),
+            before.len(),
+            describe_keys(&leaked)
+        )))
+    }
+
+    /// "the mapping M fails to start with an error mentioning S".
+    pub async fn assert_fails_to_start(&mut self, name: &str, text: &str) -> Result<()> {
+        let topic = self.mapping_def(name)?.topic.clone();
+        if !topic.is_empty() {
+            self.ensure_topic(&topic).await?;
+        }
+        let def = self.mapping_def(name)?;
+        let (config, _) = self.real_config(def)?;
+        let mapping = self.launch(name, &config).await?;
+        let (status, log) = mapping
+            .start_expecting_refusal(Duration::from_secs(30))
+            .await
+            .map_err(|e| {
+                failed(format!(
+                    "the mapping {name:?} started: {}",
+                    self.names.localise(&e)
+                ))
+            })?;
+        let log = self.names.localise(&log);
+        if !log.contains(text) {
+            return Err(failed(format!(
+                "the mapping {name:?} failed to start ({status}), but its error does not mention {text:?}:\n{log}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// "the mapping M reports an offset lag of N within S seconds".
+    pub async fn await_offset_lag(
+        &mut self,
+        name: &str,
+        lag: i64,
+        timeout: Duration,
+    ) -> Result<()> {
+        let mapping = self.running(name)?;
+        wait::until(
+            &format!("mapping {name:?} to report an offset lag of {lag}"),
+            timeout,
+            || {
+                let mapping = mapping.clone();
+                async move {
+                    match mapping.offset_lag() {
+                        Some(l) if l == lag => Ok(()),
+                        Some(l) => Err(format!("lag {l}")),
+                        None => Err("no lag reported yet".to_string()),
+                    }
+                }
+            },
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The checkers' subject for each mapping.
+    pub(super) fn subjects(&self) -> Result<Vec<Subject>> {
+        let mut subjects = Vec::new();
+        for def in self.mappings.values() {
+            let (config, group) = self.real_config(def)?;
+            let parsed = esm::config::MappingConfig::from_value(&config)?;
+            subjects.push(Subject {
+                topic: self.names.real(&def.topic),
+                function: def.function.clone(),
+                groups: vec![group],
+                destination_topic: parsed.destination_topic.clone(),
+                filters: parsed.filters.clone(),
+            });
+        }
+        Ok(subjects)
+    }
+
+    /// Runs `select` checkers over the history; fails with every verdict that does not hold.
+    /// `topic`: only mappings reading that scenario-local topic; `None`: every mapping.
+    pub async fn run_checks(
+        &mut self,
+        topic: Option<&str>,
+        select: fn(&[crate::history::Event], &Subject) -> Vec<Verdict>,
+    ) -> Result<()> {
+        let producing: Vec<String> = self.producers.iter().map(|(t, _)| t.clone()).collect();
+        for local in producing {
+            self.await_producers(&local).await?;
+        }
+        self.collect_destinations().await?;
+        self.assert_no_malformed()?;
+        let events = self.history.snapshot();
+        let mut broken = Vec::new();
+        let topic = topic.map(|t| self.names.real(t));
+        let subjects = self.subjects()?;
+        for subject in subjects
+            .iter()
+            .filter(|s| topic.as_ref().is_none_or(|t| *t == s.topic))
+        {
+            for verdict in select(&events, subject) {
+                if !verdict.ok {
+                    broken.push(format!(
+                        "{}: {}\n  {}",
+                        verdict.checker,
+                        verdict.summary,
+                        verdict.evidence.join("\n  ")
+                    ));
+                }
+            }
+        }
+        if broken.is_empty() {
+            return Ok(());
+        }
+        Err(failed(self.names.localise(&broken.join("\n"))))
+    }
+
+    /// Every verdict of every checker (for the report).
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        let events = self.history.snapshot();
+        self.subjects()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|s| check::all(&events, s))
+            .collect()
+    }
+}
+
+pub(super) async fn topic_size(admin: &Admin, topic: &str) -> std::result::Result<i64, String> {
+    let partitions = admin
+        .partition_count(topic)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut held = 0;
+    for partition in 0..partitions {
+        let (low, high) = admin
+            .watermarks(topic, partition)
+            .await
+            .map_err(|e| e.to_string())?;
+        held += high - low;
+    }
+    Ok(held)
+}
+
+/// The decoded value of the one record in a destination message's payload.
+pub(super) fn failure_record_value(json: &Value) -> Option<String> {
+    use base64::Engine;
+    let records = json["payload"]["records"].as_object()?;
+    let record = records.values().next()?.get(0)?;
+    let encoded = record["value"].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}

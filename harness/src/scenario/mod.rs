@@ -1,0 +1,394 @@
+//! One scenario's world: its broker, topics, functions, mappings, workload and history, behind
+//! methods the Cucumber steps call one to one. Steps stay thin; everything here is reachable
+//! from unit and integration tests. The methods are split by concern: `setup` (broker, topics,
+//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`.
+
+mod assertions;
+mod faults;
+mod observe;
+mod setup;
+mod workload;
+
+pub use setup::set_table_field;
+
+use crate::admin::Admin;
+use crate::broker::{BackendKind, Broker, BrokerOptions};
+use crate::check::{self, Subject, Verdict};
+use crate::history::{EventKind, History};
+use crate::lambda::{MockLambda, Mode};
+use crate::mapping::{ConsumerCommand, Mapping, MappingLaunch};
+use crate::names::Names;
+use crate::nemesis::Nemesis;
+use crate::wait;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How often the observer reads committed offsets and log-start offsets from the broker.
+pub const OBSERVE_INTERVAL_MS: u64 = 200;
+/// Assertions without "within" still let asynchronous commits land: this long, at most.
+pub const SETTLE_TIMEOUT_MS: u64 = 5_000;
+/// The function timeout given to pollers: long enough for scripted delays, short enough that a
+/// hung call cannot outlast a scenario.
+pub const FUNCTION_TIMEOUT_MS: u64 = 60_000;
+/// Records one produce step may write.
+pub const PRODUCE_COUNT_MAX: u64 = 10_000_000;
+/// Margin added to the offsets retention when waiting for the broker to expire a group.
+pub const EXPIRY_MARGIN_MS: u64 = 30_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    #[error(transparent)]
+    Mapping(#[from] crate::mapping::MappingError),
+    #[error(transparent)]
+    TimedOut(#[from] wait::TimedOut),
+    #[error(transparent)]
+    Config(#[from] esm::config::ConfigError),
+    /// A scenario that asks for something it did not set up, or an impossible value.
+    #[error("{0}")]
+    Usage(String),
+    /// An assertion that does not hold, with what was seen.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub type Result<T, E = ScenarioError> = std::result::Result<T, E>;
+
+fn usage(message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Usage(message.into())
+}
+
+fn failed(message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Failed(message.into())
+}
+
+/// What every scenario of one run shares: the broker options, the consumer command, the
+/// shared broker (started on first use), where reports go, the seed.
+pub struct RunContext {
+    pub broker_options: BrokerOptions,
+    pub consumer: ConsumerCommand,
+    pub report_dir: PathBuf,
+    /// Write artifacts for passing scenarios too.
+    pub report_all: bool,
+    pub seed: u64,
+    shared_broker: tokio::sync::OnceCell<Arc<Broker>>,
+    scenario_counter: AtomicU64,
+    run_id: String,
+}
+
+impl RunContext {
+    pub fn new(
+        broker_options: BrokerOptions,
+        consumer: ConsumerCommand,
+        report_dir: PathBuf,
+        report_all: bool,
+        seed: u64,
+    ) -> RunContext {
+        let run_id = format!("r{:06x}", seed & 0xff_ffff ^ u64::from(std::process::id()));
+        RunContext {
+            broker_options,
+            consumer,
+            report_dir,
+            report_all,
+            seed,
+            shared_broker: tokio::sync::OnceCell::new(),
+            scenario_counter: AtomicU64::new(0),
+            run_id,
+        }
+    }
+
+    /// The broker every plain scenario shares, started on first use.
+    pub async fn shared_broker(&self) -> Result<Arc<Broker>> {
+        let broker = self
+            .shared_broker
+            .get_or_try_init(|| async {
+                Broker::start(self.broker_options.clone())
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(broker.clone())
+    }
+
+    fn next_scenario_id(&self) -> String {
+        let n = self.scenario_counter.fetch_add(1, Ordering::SeqCst) + 1;
+        format!("{}-s{n}", self.run_id)
+    }
+
+    /// Stops the shared broker (end of run).
+    pub async fn shutdown(&self) {
+        if let Some(broker) = self.shared_broker.get() {
+            broker.stop().await;
+        }
+    }
+}
+
+/// What a scenario's steps ask of the broker, read from the steps before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Isolation {
+    /// It restarts or kills brokers, or asks for a cluster or another retention.
+    pub own_broker: bool,
+    /// It cuts or slows the network: the broker advertises proxies.
+    pub proxied: bool,
+}
+
+impl Isolation {
+    /// Decides from the step texts alone, so no tag is needed.
+    pub fn of_steps<'a>(steps: impl IntoIterator<Item = &'a str>) -> Isolation {
+        let mut isolation = Isolation::default();
+        for step in steps {
+            let s = step.to_ascii_lowercase();
+            if s.contains("the network between") {
+                isolation.own_broker = true;
+                isolation.proxied = true;
+            }
+            let touches_broker = s.contains("the broker is restarted")
+                || (s.starts_with("broker ")
+                    && (s.ends_with(" is killed") || s.ends_with(" is started")))
+                || s.contains("kafka cluster of");
+            let other_retention =
+                s.contains("offsets retention of") && !s.contains("retention of 1 minute");
+            if touches_broker || other_retention {
+                isolation.own_broker = true;
+            }
+        }
+        isolation
+    }
+}
+
+struct TopicState {
+    real: String,
+    partitions: i32,
+    next_value: u64,
+}
+
+struct MappingDef {
+    topic: String,
+    function: String,
+    /// The mapping as the scenario wrote it (scenario-local names).
+    config: Value,
+    uuid: String,
+    running: Option<Arc<Mapping>>,
+    pollers_wanted: u32,
+}
+
+pub struct Scenario {
+    ctx: Arc<RunContext>,
+    pub title: String,
+    pub id: String,
+    pub names: Names,
+    pub history: History,
+    isolation: Isolation,
+    work_dir: PathBuf,
+    broker: Option<Arc<Broker>>,
+    owns_broker: bool,
+    admin: Option<Arc<Admin>>,
+    lambda: Option<MockLambda>,
+    topics: BTreeMap<String, TopicState>,
+    mappings: BTreeMap<String, MappingDef>,
+    producers: Vec<(String, JoinHandle<Result<u64>>)>,
+    observer: Option<JoinHandle<()>>,
+    watched: Arc<Mutex<Watched>>,
+    nemesis: Nemesis,
+}
+
+/// What the observer looks at on the broker.
+#[derive(Default)]
+struct Watched {
+    /// (group, topic), broker names.
+    commits: BTreeSet<(String, String)>,
+    /// Topics whose log-start offsets are followed (retention deletes records).
+    log_starts: BTreeSet<String>,
+}
+
+impl Scenario {
+    pub fn new(ctx: Arc<RunContext>, title: &str, isolation: Isolation) -> Result<Scenario> {
+        let id = ctx.next_scenario_id();
+        let work_dir = std::env::temp_dir().join(format!("esm-chaos-{id}"));
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| usage(format!("cannot create {}: {e}", work_dir.display())))?;
+        crate::procs::register_temp_dir(&work_dir);
+        let history = History::new();
+        Ok(Scenario {
+            nemesis: Nemesis::new(history.clone()),
+            ctx,
+            title: title.to_string(),
+            names: Names::new(&id),
+            id,
+            history,
+            isolation,
+            work_dir,
+            broker: None,
+            owns_broker: false,
+            admin: None,
+            lambda: None,
+            topics: BTreeMap::new(),
+            mappings: BTreeMap::new(),
+            producers: Vec::new(),
+            observer: None,
+            watched: Arc::new(Mutex::new(Watched::default())),
+        })
+    }
+
+    // ----- teardown -------------------------------------------------------------------------
+
+    /// Stops everything the scenario started. With `failed` (or --report for all), writes the
+    /// artifacts and returns their folder.
+    pub async fn finish(mut self, failed: bool) -> Option<PathBuf> {
+        let mut logs: Vec<(String, PathBuf)> = Vec::new();
+        for (name, def) in &self.mappings {
+            if let Some(mapping) = &def.running {
+                mapping.kill_all().await;
+                for path in mapping.log_paths() {
+                    logs.push((format!("{name}: {}", file_name(&path)), path));
+                }
+            }
+        }
+        for (_, handle) in self.producers.drain(..) {
+            handle.abort();
+        }
+        self.nemesis.heal();
+        if let Some(observer) = self.observer.take() {
+            observer.abort();
+        }
+        if let Some(broker) = &self.broker {
+            for path in broker.log_paths() {
+                logs.push((format!("broker: {}", file_name(&path)), path));
+            }
+        }
+        let _ = self.collect_destinations().await;
+        let report = if failed || self.ctx.report_all {
+            let dir = self
+                .ctx
+                .report_dir
+                .join(sanitise(&format!("{}-{}", self.id, self.title)));
+            let verdicts = self.verdicts();
+            crate::report::write_artifacts(
+                &dir,
+                &self.title,
+                &self.history,
+                &self.names,
+                &logs,
+                &verdicts,
+            )
+            .ok()
+        } else {
+            None
+        };
+        if self.owns_broker
+            && let Some(broker) = self.broker.take()
+        {
+            broker.stop().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+        crate::procs::keep_temp_dir(&self.work_dir);
+        report
+    }
+}
+
+pub(super) fn describe_keys(keys: &[&(i32, i64)]) -> String {
+    keys.iter()
+        .take(5)
+        .map(|(p, o)| format!("partition {p} offset {o}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(super) fn sanitise(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assertions::failure_record_value;
+    use super::*;
+
+    #[test]
+    fn table_rows_become_aws_fields() {
+        let mut config =
+            json!({ "FunctionName": "f", "Topics": ["t"], "StartingPosition": "TRIM_HORIZON" });
+        for (k, v) in [
+            ("BatchSize", "10"),
+            ("ConsumerGroupId", "orders-group"),
+            ("BisectBatchOnFunctionError", "true"),
+            ("FunctionResponseTypes", "ReportBatchItemFailures"),
+            (
+                "DestinationConfig.OnFailure.Destination",
+                "kafka://orders-dlq",
+            ),
+            ("FilterCriteria", r#"{"value": {"type": ["order"]}}"#),
+            ("MaximumBatchingWindowInSeconds", "0.5"),
+        ] {
+            set_table_field(&mut config, k, v).unwrap();
+        }
+        assert_eq!(config["BatchSize"], 10);
+        assert_eq!(
+            config["SelfManagedKafkaEventSourceConfig"]["ConsumerGroupId"],
+            "orders-group"
+        );
+        assert_eq!(config["BisectBatchOnFunctionError"], true);
+        assert_eq!(
+            config["FunctionResponseTypes"],
+            json!(["ReportBatchItemFailures"])
+        );
+        assert_eq!(
+            config["DestinationConfig"]["OnFailure"]["Destination"],
+            "kafka://orders-dlq"
+        );
+        assert_eq!(
+            config["FilterCriteria"]["Filters"][0]["Pattern"],
+            r#"{"value": {"type": ["order"]}}"#
+        );
+        assert_eq!(config["MaximumBatchingWindowInSeconds"], 0.5);
+    }
+
+    #[test]
+    fn isolation_is_read_from_the_steps() {
+        assert_eq!(
+            Isolation::of_steps(["a Kafka broker", "the mapping \"esm\" is killed"]),
+            Isolation::default()
+        );
+        assert!(Isolation::of_steps(["the broker is restarted"]).own_broker);
+        assert!(Isolation::of_steps(["broker 2 is killed"]).own_broker);
+        assert!(Isolation::of_steps(["a Kafka cluster of 3 brokers"]).own_broker);
+        let network = Isolation::of_steps([
+            "the network between \"esm\" and the broker is cut for 10 seconds",
+        ]);
+        assert!(network.own_broker && network.proxied);
+        assert!(
+            !Isolation::of_steps(["a Kafka broker with offsets retention of 1 minute"]).own_broker
+        );
+        assert!(
+            Isolation::of_steps(["a Kafka broker with offsets retention of 2 minutes"]).own_broker
+        );
+    }
+
+    #[test]
+    fn failure_record_value_decodes_the_payload_record() {
+        let json = json!({ "payload": { "records": { "t-0": [ { "value": "cG9pc29u" } ] } } });
+        assert_eq!(failure_record_value(&json).as_deref(), Some("poison"));
+    }
+}

@@ -1,0 +1,551 @@
+//! Setting a scenario up: broker, topics, functions, mappings, and the mappings' lifecycle.
+
+use super::*;
+
+impl Scenario {
+    /// "a Kafka broker", "… with offsets retention of N minutes", "a Kafka cluster of N brokers".
+    pub async fn use_broker(&mut self, nodes: u8, retention_minutes: Option<u32>) -> Result<()> {
+        if self.broker.is_some() {
+            return Err(usage("this scenario already has a broker"));
+        }
+        let shared = &self.ctx.broker_options;
+        let retention = retention_minutes.unwrap_or(shared.offsets_retention_minutes);
+        let own = self.isolation.own_broker
+            || nodes != shared.nodes
+            || retention != shared.offsets_retention_minutes;
+        let broker = if own && shared.backend != BackendKind::External {
+            let mut options = shared.clone();
+            options.nodes = nodes;
+            options.offsets_retention_minutes = retention;
+            options.proxied = self.isolation.proxied;
+            self.owns_broker = true;
+            Arc::new(Broker::start(options).await?)
+        } else {
+            self.ctx.shared_broker().await?
+        };
+        self.admin = Some(Arc::new(Admin::new(&broker.bootstrap_servers())?));
+        self.broker = Some(broker);
+        Ok(())
+    }
+
+    pub(super) fn broker(&self) -> Result<&Arc<Broker>> {
+        self.broker
+            .as_ref()
+            .ok_or_else(|| usage("no broker yet: start the scenario with 'Given a Kafka broker'"))
+    }
+
+    pub(super) fn admin(&self) -> Result<Arc<Admin>> {
+        self.admin
+            .clone()
+            .ok_or_else(|| usage("no broker yet: start the scenario with 'Given a Kafka broker'"))
+    }
+
+    /// "a topic X with N partitions [whose records are deleted after S seconds]".
+    pub async fn create_topic(
+        &mut self,
+        local: &str,
+        partitions: i32,
+        retention_ms: Option<u64>,
+    ) -> Result<()> {
+        if !(1..=1000).contains(&partitions) {
+            return Err(usage(format!(
+                "topic {local}: {partitions} partitions; allowed 1 to 1000"
+            )));
+        }
+        let real = self.names.real(local);
+        let replication = i16::try_from(self.broker()?.nodes().min(3)).unwrap_or(1);
+        self.admin()?
+            .create_topic(&real, partitions, retention_ms, replication)
+            .await?;
+        if retention_ms.is_some() {
+            self.watched
+                .lock()
+                .expect("watched lock poisoned")
+                .log_starts
+                .insert(real.clone());
+        }
+        self.topics.insert(
+            local.to_string(),
+            TopicState {
+                real,
+                partitions,
+                next_value: 1,
+            },
+        );
+        Ok(())
+    }
+
+    /// A topic the scenario names without creating it gets one partition, as a broker with
+    /// auto-creation would give it.
+    pub(super) async fn ensure_topic(&mut self, local: &str) -> Result<String> {
+        if !self.topics.contains_key(local) {
+            self.create_topic(local, 1, None).await?;
+        }
+        Ok(self.topics[local].real.clone())
+    }
+
+    pub(super) async fn lambda(&mut self) -> &MockLambda {
+        if self.lambda.is_none() {
+            self.lambda = Some(MockLambda::start(self.history.clone()).await);
+        }
+        self.lambda.as_ref().expect("just set")
+    }
+
+    /// "a Lambda function X that …".
+    pub async fn define_function(&mut self, name: &str, mode: Mode, delay_ms: u64) {
+        let lambda = self.lambda().await;
+        lambda.define(name, mode);
+        lambda.set_delay_ms(name, delay_ms);
+    }
+
+    /// "the function X starts succeeding / failing".
+    pub async fn set_function_mode(&mut self, name: &str, mode: Mode) -> Result<()> {
+        let lambda = self
+            .lambda
+            .as_ref()
+            .ok_or_else(|| usage(format!("no Lambda function {name:?} was defined")))?;
+        lambda.set_mode(name, mode);
+        Ok(())
+    }
+
+    /// "an event source mapping M from T to F [with: table]".
+    pub fn define_mapping_from_table(
+        &mut self,
+        name: &str,
+        topic: &str,
+        function: &str,
+        rows: &[(String, String)],
+    ) -> Result<()> {
+        let mut config = json!({
+            "FunctionName": function,
+            "Topics": [topic],
+            "StartingPosition": "TRIM_HORIZON",
+        });
+        for (key, value) in rows {
+            set_table_field(&mut config, key, value)?;
+        }
+        self.define_mapping(name, config)
+    }
+
+    /// "an event source mapping M configured as: json".
+    pub fn define_mapping(&mut self, name: &str, config: Value) -> Result<()> {
+        if self.mappings.contains_key(name) {
+            return Err(usage(format!("the mapping {name:?} is already defined")));
+        }
+        let topic = config["Topics"]
+            .get(0)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let function = config["FunctionName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.mappings.insert(
+            name.to_string(),
+            MappingDef {
+                topic,
+                function,
+                config,
+                uuid: uuid::Uuid::new_v4().to_string(),
+                running: None,
+                pollers_wanted: 1,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn mapping_def(&self, name: &str) -> Result<&MappingDef> {
+        self.mappings.get(name).ok_or_else(|| {
+            usage(format!(
+                "no mapping {name:?}: define it with 'Given an event source mapping \"{name}\" from …'"
+            ))
+        })
+    }
+
+    pub(super) fn running(&self, name: &str) -> Result<Arc<Mapping>> {
+        self.mapping_def(name)?
+            .running
+            .clone()
+            .ok_or_else(|| usage(format!("the mapping {name:?} was never started")))
+    }
+
+    /// The mapping's config with broker names, written where the poller reads it.
+    pub(super) fn real_config(&self, def: &MappingDef) -> Result<(Value, String)> {
+        let mut config = def.config.clone();
+        if let Some(topics) = config.get_mut("Topics").and_then(Value::as_array_mut) {
+            for t in topics.iter_mut() {
+                if let Some(local) = t.as_str() {
+                    *t = Value::String(self.names.real(local));
+                }
+            }
+        }
+        let mut group = def.uuid.clone();
+        for section in [
+            "SelfManagedKafkaEventSourceConfig",
+            "AmazonManagedKafkaEventSourceConfig",
+        ] {
+            if let Some(local) = config[section]["ConsumerGroupId"].as_str() {
+                let real = self.names.real(local);
+                group = real.clone();
+                config[section]["ConsumerGroupId"] = Value::String(real);
+            }
+        }
+        if let Some(dest) = config["DestinationConfig"]["OnFailure"]["Destination"].as_str()
+            && let Some(local) = dest.strip_prefix("kafka://")
+        {
+            config["DestinationConfig"]["OnFailure"]["Destination"] =
+                Value::String(format!("kafka://{}", self.names.real(local)));
+        }
+        if config.get("EventSourceArn").is_none() {
+            let servers: Vec<Value> = self
+                .mapping_bootstrap()?
+                .split(',')
+                .map(|s| Value::String(s.to_string()))
+                .collect();
+            config["SelfManagedEventSource"] =
+                json!({ "Endpoints": { "KAFKA_BOOTSTRAP_SERVERS": servers } });
+        }
+        Ok((config, group))
+    }
+
+    pub(super) fn mapping_bootstrap(&self) -> Result<String> {
+        let broker = self.broker()?;
+        Ok(broker
+            .proxied_bootstrap_servers()
+            .unwrap_or_else(|| broker.bootstrap_servers()))
+    }
+
+    /// The consumer group a mapping uses, broker name.
+    pub fn mapping_group(&self, name: &str) -> Result<String> {
+        let def = self.mapping_def(name)?;
+        Ok(self.real_config(def)?.1)
+    }
+
+    /// "the mapping M is started [with N pollers]".
+    pub async fn start_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
+        let (topic, function) = {
+            let def = self.mapping_def(name)?;
+            (def.topic.clone(), def.function.clone())
+        };
+        if self.mapping_def(name)?.running.is_some() {
+            return Err(usage(format!("the mapping {name:?} is already started")));
+        }
+        if !self.lambda().await.is_defined(&function) {
+            return Err(usage(format!(
+                "the mapping {name:?} invokes {function:?}, which is not defined: add 'Given a Lambda function \"{function}\" that succeeds'"
+            )));
+        }
+        self.ensure_topic(&topic).await?;
+        let def = self.mapping_def(name)?;
+        let (config, group) = self.real_config(def)?;
+        let parsed = esm::config::MappingConfig::from_value(&config).map_err(|e| {
+            usage(format!(
+                "mapping {name:?}: {}",
+                self.names.localise(&e.to_string())
+            ))
+        })?;
+        if let Some(dest) = parsed.destination_topic.as_deref()
+            && let Some(local) = self.names.local(dest)
+        {
+            self.ensure_topic(&local).await?;
+        }
+        let mapping = Arc::new(self.launch(name, &config).await?);
+        let pollers = self.poller_count(&topic, &parsed, pollers)?;
+        mapping.scale_to(pollers, "started").await?;
+        self.watch_group(&group, &topic);
+        let def = self.mappings.get_mut(name).expect("checked above");
+        def.running = Some(mapping);
+        def.pollers_wanted = pollers;
+        Ok(())
+    }
+
+    pub(super) async fn launch(&mut self, name: &str, config: &Value) -> Result<Mapping> {
+        let config_path = self
+            .work_dir
+            .join(format!("mapping-{}.json", sanitise(name)));
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(config).expect("json"),
+        )
+        .map_err(|e| usage(format!("cannot write {}: {e}", config_path.display())))?;
+        let endpoint = self.lambda().await.endpoint();
+        let launch = MappingLaunch {
+            name: name.to_string(),
+            config_path,
+            endpoint,
+            bootstrap_servers: self.mapping_bootstrap()?,
+            uuid: self.mapping_def(name)?.uuid.clone(),
+            function_timeout_ms: FUNCTION_TIMEOUT_MS,
+            log_dir: self.work_dir.clone(),
+        };
+        Ok(Mapping::new(
+            launch,
+            self.ctx.consumer.clone(),
+            self.history.clone(),
+        ))
+    }
+
+    /// Pollers are capped by the partition count and ProvisionedPollerConfig, as AWS does.
+    pub(super) fn poller_count(
+        &self,
+        topic: &str,
+        config: &esm::config::MappingConfig,
+        wanted: u32,
+    ) -> Result<u32> {
+        let partitions = self.topics.get(topic).map(|t| t.partitions).unwrap_or(1);
+        let cap = u32::try_from(partitions)
+            .unwrap_or(1)
+            .min(config.max_pollers)
+            .min(crate::mapping::POLLERS_MAX);
+        if wanted == 0 {
+            return Err(usage("a mapping runs at least 1 poller"));
+        }
+        let count = wanted.min(cap).max(config.min_pollers.min(cap));
+        if count != wanted {
+            tracing::info!(
+                topic,
+                wanted,
+                count,
+                "poller count capped by partitions and ProvisionedPollerConfig"
+            );
+        }
+        Ok(count)
+    }
+
+    /// "the mapping M scales to N pollers".
+    pub async fn scale_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
+        let mapping = self.running(name)?;
+        let def = self.mapping_def(name)?;
+        let (config, _) = self.real_config(def)?;
+        let parsed = esm::config::MappingConfig::from_value(&config)?;
+        let count = self.poller_count(&def.topic.clone(), &parsed, pollers)?;
+        mapping
+            .scale_to(count, &format!("scaled to {count}"))
+            .await?;
+        self.mappings.get_mut(name).expect("exists").pollers_wanted = count;
+        Ok(())
+    }
+
+    /// "disabled": Enabled=false, every poller leaves the group cleanly.
+    pub async fn disable_mapping(&mut self, name: &str) -> Result<()> {
+        self.running(name)?.stop("disabled").await;
+        Ok(())
+    }
+
+    /// "enabled": the pollers come back with the mapping's config.
+    pub async fn enable_mapping(&mut self, name: &str) -> Result<()> {
+        let mapping = self.running(name)?;
+        let count = self.mapping_def(name)?.pollers_wanted;
+        mapping.scale_to(count, "enabled").await?;
+        Ok(())
+    }
+
+    /// "killed": SIGKILL of every poller.
+    pub async fn kill_mapping(&mut self, name: &str) -> Result<()> {
+        let mapping = self.running(name)?;
+        let id = self.nemesis.begin(&format!("kill {name}"));
+        mapping.kill_all().await;
+        self.nemesis.end(id, &format!("kill {name}"));
+        Ok(())
+    }
+
+    /// "restarted": pollers come back after a kill or a stop.
+    pub async fn restart_mapping(&mut self, name: &str) -> Result<()> {
+        let mapping = self.running(name)?;
+        if mapping.poller_count() > 0 {
+            mapping.stop("stopped for restart").await;
+        }
+        let count = self.mapping_def(name)?.pollers_wanted;
+        mapping.scale_to(count, "restarted").await?;
+        Ok(())
+    }
+
+    /// "a poller of M is killed".
+    pub async fn kill_poller(&mut self, name: &str) -> Result<()> {
+        let mapping = self.running(name)?;
+        let id = self.nemesis.begin(&format!("kill a poller of {name}"));
+        let killed = mapping.kill_one().await;
+        self.nemesis.end(id, &format!("kill a poller of {name}"));
+        killed
+            .map(|_| ())
+            .ok_or_else(|| failed(format!("the mapping {name:?} has no live poller to kill")))
+    }
+
+    /// "killed during an invocation": waits for a call of the mapping's function to be in
+    /// flight, then SIGKILLs every poller.
+    pub async fn kill_mapping_during_invocation(&mut self, name: &str) -> Result<()> {
+        let function = self.mapping_def(name)?.function.clone();
+        let lambda = self.lambda().await.clone();
+        wait::until(
+            &format!("an invocation of {function:?} in flight"),
+            Duration::from_secs(30),
+            || async {
+                match lambda.in_flight(&function) {
+                    0 => Err(format!(
+                        "{} invocations so far, none in flight",
+                        lambda.invocations(&function).len()
+                    )),
+                    _ => Ok(()),
+                }
+            },
+        )
+        .await?;
+        self.kill_mapping(name).await
+    }
+
+    /// "frozen for N seconds": SIGSTOP, the time, SIGCONT.
+    pub async fn freeze_mapping(&mut self, name: &str, seconds: u64) -> Result<()> {
+        let mapping = self.running(name)?;
+        let fault = format!("freeze {name}");
+        let id = self.nemesis.begin(&fault);
+        mapping.freeze(true);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        mapping.freeze(false);
+        self.nemesis.end(id, &fault);
+        Ok(())
+    }
+
+    /// "the topic T grows to N partitions".
+    pub async fn grow_topic(&mut self, local: &str, partitions: i32) -> Result<()> {
+        let real = self.ensure_topic(local).await?;
+        self.admin()?.add_partitions(&real, partitions).await?;
+        if let Some(t) = self.topics.get_mut(local) {
+            t.partitions = partitions;
+        }
+        Ok(())
+    }
+
+    /// "random faults hit the mapping M for N seconds": a seeded schedule of process faults
+    /// (poller kills, freezes, whole-mapping kills, scaling, disable/enable). The same run seed
+    /// and scenario title give the same schedule; the pollers end as they began.
+    pub async fn chaos(&mut self, name: &str, seconds: u64) -> Result<()> {
+        use rand::{Rng, SeedableRng};
+        let seconds = seconds.min(crate::nemesis::FAULT_DURATION_MAX_MS / 1_000);
+        let seed = self.chaos_seed();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let wanted = self.mapping_def(name)?.pollers_wanted;
+        let partitions = self
+            .topics
+            .get(&self.mapping_def(name)?.topic)
+            .map(|t| t.partitions)
+            .unwrap_or(1);
+        let max_pollers = u32::try_from(partitions).unwrap_or(1).max(1);
+        println!(
+            "esm-chaos: fault schedule of {name:?} from seed {seed} (run seed {})",
+            self.ctx.seed
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while tokio::time::Instant::now() < deadline {
+            let pause_ms = rng.random_range(500..2_000);
+            let fault = rng.random_range(0..5u32);
+            let arg = rng.random_range(1..=4u32);
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            match fault {
+                0 => {
+                    self.kill_poller(name).await?;
+                    let count = self.mapping_def(name)?.pollers_wanted;
+                    self.running(name)?
+                        .scale_to(count, "restarted after a poller kill")
+                        .await?;
+                }
+                1 => self.freeze_mapping(name, u64::from(arg)).await?,
+                2 => {
+                    self.kill_mapping(name).await?;
+                    self.restart_mapping(name).await?;
+                }
+                3 => self.scale_mapping(name, arg.min(max_pollers)).await?,
+                _ => {
+                    let fault = format!("disable {name}");
+                    let id = self.nemesis.begin(&fault);
+                    self.disable_mapping(name).await?;
+                    tokio::time::sleep(Duration::from_millis(u64::from(arg) * 250)).await;
+                    self.enable_mapping(name).await?;
+                    self.nemesis.end(id, &fault);
+                }
+            }
+        }
+        self.scale_mapping(name, wanted).await
+    }
+
+    /// The seed of this scenario's random choices: the run seed mixed with the title, so each
+    /// scenario has its own schedule and `--seed` replays all of them.
+    pub(super) fn chaos_seed(&self) -> u64 {
+        // FNV-1a: stable across Rust releases, unlike the standard hasher.
+        let title_hash = self.title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.ctx.seed ^ title_hash
+    }
+}
+
+/// Sets a mapping field from a table row: AWS field names, dotted paths for nested fields,
+/// `ConsumerGroupId` and `FilterCriteria` as shorthands.
+pub fn set_table_field(config: &mut Value, key: &str, value: &str) -> Result<()> {
+    let key = key.trim();
+    let value = value.trim();
+    let (path, json_value): (String, Value) = match key {
+        "ConsumerGroupId" => (
+            "SelfManagedKafkaEventSourceConfig.ConsumerGroupId".into(),
+            Value::String(value.into()),
+        ),
+        "FilterCriteria" => (
+            "FilterCriteria".into(),
+            json!({ "Filters": [ { "Pattern": value } ] }),
+        ),
+        "FunctionResponseTypes" | "Topics" => (
+            key.into(),
+            Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.into()))
+                    .collect(),
+            ),
+        ),
+        // "now" is resolved when the mapping is defined, so a scenario can start at a moment.
+        "StartingPositionTimestamp" if value == "now" => {
+            (key.into(), Value::from(chrono::Utc::now().timestamp()))
+        }
+        _ => (key.into(), table_value(value)),
+    };
+    if key == "ConsumerGroupId" && config.get("EventSourceArn").is_some() {
+        config["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"] = json_value;
+        return Ok(());
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(usage(format!(
+            "table key {key:?} is not a field name or dotted path"
+        )));
+    }
+    let mut node = config;
+    for part in &parts[..parts.len() - 1] {
+        if !node[*part].is_object() {
+            node[*part] = json!({});
+        }
+        node = &mut node[*part];
+    }
+    node[parts[parts.len() - 1]] = json_value;
+    Ok(())
+}
+
+/// A table cell as JSON: numbers, booleans and JSON objects/arrays as such, else a string.
+pub(super) fn table_value(text: &str) -> Value {
+    if text == "true" || text == "false" {
+        return Value::Bool(text == "true");
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Value::from(n);
+    }
+    if let Ok(f) = text.parse::<f64>() {
+        return Value::from(f);
+    }
+    if (text.starts_with('{') || text.starts_with('['))
+        && let Ok(v) = serde_json::from_str(text)
+    {
+        return v;
+    }
+    Value::String(text.to_string())
+}
