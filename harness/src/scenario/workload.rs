@@ -19,18 +19,27 @@ impl Scenario {
         }
         let real = self.ensure_topic(local).await?;
         let admin = self.admin()?;
-        let topic = self.topics.get_mut(local).expect("ensured");
+        let values = self.numbered_values(local, count, |stem, n| {
+            value
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{stem}-{n}"))
+        });
+        produce_values(&admin, &self.history, &real, key, &values, headers).await
+    }
+
+    /// Reserves the next `count` record numbers of a topic ("orders" numbers "order-1", …) and
+    /// makes their values from the stem and the number.
+    pub(super) fn numbered_values(
+        &mut self,
+        local: &str,
+        count: u64,
+        make: impl Fn(&str, u64) -> String,
+    ) -> Vec<String> {
+        let topic = self.topics.get_mut(local).expect("the topic exists");
         let first = topic.next_value;
         topic.next_value += count;
-        let stem = local.trim_end_matches('s').to_string();
-        let values: Vec<String> = (first..first + count)
-            .map(|n| {
-                value
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{stem}-{n}"))
-            })
-            .collect();
-        produce_values(&admin, &self.history, &real, key, &values, headers).await
+        let stem = local.trim_end_matches('s');
+        (first..first + count).map(|n| make(stem, n)).collect()
     }
 
     /// "N records of S MB are produced to T": numbered values padded to `bytes` each.
@@ -42,18 +51,12 @@ impl Scenario {
         }
         let real = self.ensure_topic(local).await?;
         let admin = self.admin()?;
-        let topic = self.topics.get_mut(local).expect("ensured");
-        let first = topic.next_value;
-        topic.next_value += count;
-        let stem = local.trim_end_matches('s').to_string();
-        let values: Vec<String> = (first..first + count)
-            .map(|n| {
-                let mut value = format!("{stem}-{n}-");
-                let pad = bytes.saturating_sub(value.len());
-                value.extend(std::iter::repeat_n('x', pad));
-                value
-            })
-            .collect();
+        let values = self.numbered_values(local, count, |stem, n| {
+            let mut value = format!("{stem}-{n}-");
+            let pad = bytes.saturating_sub(value.len());
+            value.extend(std::iter::repeat_n('x', pad));
+            value
+        });
         produce_values(&admin, &self.history, &real, None, &values, &[]).await
     }
 
