@@ -296,11 +296,16 @@ fn lifecycle_ticks(svg: &mut String, events: &[Event], scale: &Scale, names: &Na
             let label = esc(&names.localise(&format!("{mapping} {action} ({pollers})")));
             let y = 60.0 + f64::from(row % 3) * 10.0;
             row += 1;
+            // Labels in the right fifth end at their tick, so none runs off the picture.
+            let (label_x, anchor) = if x > WIDTH * 0.8 {
+                (x - 2.0, "end")
+            } else {
+                (x + 2.0, "start")
+            };
             let _ = write!(
                 svg,
-                r##"<line class="lifecycle" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#333" stroke-dasharray="2,3"/><text x="{:.1}" y="{y}" font-size="10">{label}</text>"##,
+                r##"<line class="lifecycle" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#333" stroke-dasharray="2,3"/><text x="{label_x:.1}" y="{y}" font-size="10" text-anchor="{anchor}">{label}</text>"##,
                 y + 2.0,
-                x + 2.0
             );
         }
     }

@@ -9,7 +9,9 @@
 //!
 //! `ESM_BENCH_POLLER_LOG=FILE` keeps a copy of the poller's log (its per-batch lines) for
 //! profiling; the poller's pid is printed so `perf record -p PID` can attach.
-//! `ESM_BENCH_WINDOW_S=N` sets MaximumBatchingWindowInSeconds (diagnostics; default: unset).
+//! (b) runs twice on the same records, each poller in a group of its own: with the mapping's
+//! default MaximumBatchingWindowInSeconds (0.5 s: the last, partial batch of each partition waits
+//! for it, as AWS's ESM does) and with the window at 0.
 
 use anyhow::{Context, Result, bail};
 use harness::admin::Admin;
@@ -31,7 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const TOPIC: &str = "bench-throughput";
-const GROUP: &str = "bench-group";
+/// (b) runs once per window, each in its own group so both read the whole topic.
+const WINDOWS_S: [Option<u64>; 2] = [None, Some(0)];
 const PARTITIONS: i32 = 6;
 const RECORD_BYTES: usize = 200;
 const BATCH_SIZE: u32 = 10_000;
@@ -99,6 +102,8 @@ struct Report {
     produce: Duration,
     raw: RawRun,
     poller: PollerRun,
+    /// (b) again with MaximumBatchingWindowInSeconds 0.
+    poller_no_window: PollerRun,
 }
 
 async fn measure(servers: &str, records: u64) -> Result<Report> {
@@ -126,12 +131,14 @@ async fn measure(servers: &str, records: u64) -> Result<Report> {
         raw.records,
         raw.total.as_millis()
     );
-    let poller = run_poller(&admin, servers, records, &highs).await?;
+    let poller = run_poller(&admin, servers, records, &highs, WINDOWS_S[0]).await?;
+    let poller_no_window = run_poller(&admin, servers, records, &highs, WINDOWS_S[1]).await?;
     Ok(Report {
         records,
         produce,
         raw,
         poller,
+        poller_no_window,
     })
 }
 
@@ -363,6 +370,7 @@ async fn run_poller(
     servers: &str,
     records: u64,
     highs: &[i64],
+    window_s: Option<u64>,
 ) -> Result<PollerRun> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -382,7 +390,21 @@ async fn run_poller(
         .prefix("esm-bench-")
         .tempdir()
         .context("cannot create a temp dir for the poller")?;
-    let outcome = drive_poller(admin, servers, &endpoint, &counter, highs, dir.path()).await;
+    let group = match window_s {
+        None => "bench-default-window".to_string(),
+        Some(w) => format!("bench-window-{w}"),
+    };
+    let mapping = mapping_json(servers, &group, window_s);
+    let outcome = drive_poller(
+        admin,
+        &mapping,
+        &group,
+        &endpoint,
+        &counter,
+        highs,
+        dir.path(),
+    )
+    .await;
     server.abort();
     if let Ok(keep) = std::env::var("ESM_BENCH_POLLER_LOG") {
         std::fs::copy(dir.path().join("poller.log"), &keep)
@@ -394,14 +416,15 @@ async fn run_poller(
 
 async fn drive_poller(
     admin: &Admin,
-    servers: &str,
+    mapping: &serde_json::Value,
+    group: &str,
     endpoint: &str,
     counter: &Counter,
     highs: &[i64],
     dir: &Path,
 ) -> Result<PollerRun> {
     let config = dir.join("mapping.json");
-    std::fs::write(&config, mapping_json(servers).to_string())?;
+    std::fs::write(&config, mapping.to_string())?;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_esm-chaos"));
     cmd.arg("poller")
         .env("ESM_CHAOS_CONFIG", &config)
@@ -410,7 +433,7 @@ async fn drive_poller(
     let spawned = Instant::now();
     let child = procs::spawn("esm-chaos poller", cmd, &log, None)?;
     println!("(b) poller pid {} started", child.pid());
-    let measured = watch_poller(admin, &child, counter, highs, spawned).await;
+    let measured = watch_poller(admin, group, &child, counter, highs, spawned).await;
     let peak_rss_kib = peak_rss_kib(child.pid()).unwrap_or(0);
     let status = child
         .terminate(Duration::from_millis(POLLER_STOP_GRACE_MS))
@@ -434,19 +457,17 @@ async fn drive_poller(
     })
 }
 
-fn mapping_json(servers: &str) -> serde_json::Value {
+fn mapping_json(servers: &str, group: &str, window_s: Option<u64>) -> serde_json::Value {
     let mut mapping = serde_json::json!({
         "FunctionName": "bench",
         "Topics": [TOPIC],
         "StartingPosition": "TRIM_HORIZON",
         "BatchSize": BATCH_SIZE,
         "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [servers]}},
-        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": GROUP},
+        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
     });
-    // Diagnostics only: the measured figure uses the mapping default (500 ms).
-    if let Ok(window) = std::env::var("ESM_BENCH_WINDOW_S") {
-        mapping["MaximumBatchingWindowInSeconds"] =
-            window.trim().parse::<u64>().unwrap_or(0).into();
+    if let Some(window) = window_s {
+        mapping["MaximumBatchingWindowInSeconds"] = window.into();
     }
     mapping
 }
@@ -454,6 +475,7 @@ fn mapping_json(servers: &str) -> serde_json::Value {
 /// Waits for every record at the function, then for the group's commits to reach the end.
 async fn watch_poller(
     admin: &Admin,
+    group: &str,
     child: &ChildProc,
     counter: &Counter,
     highs: &[i64],
@@ -489,7 +511,7 @@ async fn watch_poller(
         Duration::from_millis(COMMIT_TIMEOUT_MS),
         || async {
             let got = admin
-                .committed_offsets(GROUP, TOPIC)
+                .committed_offsets(group, TOPIC)
                 .await
                 .map_err(|e| e.to_string())?;
             let all = want
@@ -551,11 +573,20 @@ impl Report {
             &format!(">= {TARGET_RATIO}"),
             verdict(ratio >= TARGET_RATIO),
         );
+        let b0 = per_second(self.records, self.poller_no_window.delivered);
+        row("(b') the same with the window at 0, records/s", b0, "", "");
+        row("ratio (b')/(a)", b0 / a, "", "");
         row(
             "poller peak RSS (VmHWM), MiB",
             rss_mib,
             &format!("<= {TARGET_RSS_MIB:.0}"),
             verdict(poller.peak_rss_kib > 0 && rss_mib <= TARGET_RSS_MIB),
+        );
+        row(
+            "(b') poller peak RSS, MiB",
+            self.poller_no_window.peak_rss_kib as f64 / 1024.0,
+            "",
+            "",
         );
         println!("  details");
         row("  (a) create to last record, ms", ms(raw.total), "", "");
