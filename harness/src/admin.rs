@@ -75,6 +75,37 @@ struct Inner {
     admin: AdminClient<DefaultClientContext>,
     producer: FutureProducer,
     timeout: Duration,
+    /// One never-subscribing consumer per group for OffsetFetch: the commit observer reads
+    /// offsets every 200 ms, and a new client per read would reconnect every time.
+    group_readers: std::sync::Mutex<std::collections::HashMap<String, Arc<BaseConsumer>>>,
+}
+
+/// Groups whose offset readers are kept; past it the cache starts again (readers are cheap to
+/// rebuild, unbounded growth is not).
+const GROUP_READERS_MAX: usize = 256;
+
+impl Inner {
+    /// The cached offset reader of a group (it never subscribes, so it never joins the group).
+    fn group_reader(&self, group: &str) -> Result<Arc<BaseConsumer>, KafkaError> {
+        let mut readers = self
+            .group_readers
+            .lock()
+            .expect("group readers lock poisoned");
+        if let Some(reader) = readers.get(group) {
+            return Ok(reader.clone());
+        }
+        if readers.len() >= GROUP_READERS_MAX {
+            readers.clear();
+        }
+        let reader: Arc<BaseConsumer> = Arc::new(
+            base_config(&self.bootstrap_servers)
+                .set("group.id", group)
+                .set("enable.auto.commit", "false")
+                .create()?,
+        );
+        readers.insert(group.to_string(), reader.clone());
+        Ok(reader)
+    }
 }
 
 /// A cheap-to-clone admin handle on one cluster.
@@ -111,6 +142,7 @@ impl Admin {
                 admin,
                 producer,
                 timeout: Duration::from_millis(timeout_ms),
+                group_readers: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
@@ -360,10 +392,7 @@ impl Admin {
             (self.inner.clone(), group.to_string(), topic.to_string());
         let target = format!("group {group} on topic {topic}");
         self.blocking("read committed offsets of", &target, move || {
-            let consumer: BaseConsumer = base_config(&inner.bootstrap_servers)
-                .set("group.id", &group_owned)
-                .set("enable.auto.commit", "false")
-                .create()?;
+            let consumer = inner.group_reader(&group_owned)?;
             let mut tpl = TopicPartitionList::new();
             for p in 0..count {
                 tpl.add_partition(&topic_owned, p);

@@ -33,6 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const TOPIC: &str = "bench-throughput";
+/// Raw-consumer runs; the fastest is the baseline.
+const RAW_RUNS: u32 = 3;
 /// (b) runs once per window, each in its own group so both read the whole topic.
 const WINDOWS_S: [Option<u64>; 2] = [None, Some(0)];
 const PARTITIONS: i32 = 6;
@@ -122,15 +124,21 @@ async fn measure(servers: &str, records: u64) -> Result<Report> {
         "produced {records} records of {RECORD_BYTES} bytes to {PARTITIONS} partitions in {} ms",
         produce.as_millis()
     );
-    let raw = {
+    // The fastest of a few raw runs: the baseline is the best a plain consumer did here.
+    let mut raw: Option<RawRun> = None;
+    for run in 1..=RAW_RUNS {
         let (servers, highs) = (servers.to_string(), highs.clone());
-        tokio::task::spawn_blocking(move || raw_consume(&servers, &highs)).await??
-    };
-    println!(
-        "(a) raw consumer: {} records in {} ms",
-        raw.records,
-        raw.total.as_millis()
-    );
+        let this = tokio::task::spawn_blocking(move || raw_consume(&servers, &highs)).await??;
+        println!(
+            "(a) raw consumer run {run}/{RAW_RUNS}: {} records in {} ms",
+            this.records,
+            this.total.as_millis()
+        );
+        if raw.as_ref().is_none_or(|best| this.total < best.total) {
+            raw = Some(this);
+        }
+    }
+    let raw = raw.expect("RAW_RUNS > 0");
     let poller = run_poller(&admin, servers, records, &highs, WINDOWS_S[0]).await?;
     let poller_no_window = run_poller(&admin, servers, records, &highs, WINDOWS_S[1]).await?;
     Ok(Report {
@@ -206,6 +214,9 @@ struct RawRun {
 }
 
 /// (a): a plain consumer assigned every partition from the beginning; no group, no commits.
+/// It gets the poller's one fetch setting that is not librdkafka's default: with the default
+/// 1 s `fetch.queue.backoff.ms` its own runs swing between 0.5 s and 2.5 s, which would make any
+/// ratio luck.
 fn raw_consume(servers: &str, highs: &[i64]) -> Result<RawRun> {
     let started = Instant::now();
     let consumer: BaseConsumer = ClientConfig::new()
@@ -213,6 +224,7 @@ fn raw_consume(servers: &str, highs: &[i64]) -> Result<RawRun> {
         .set("group.id", "bench-raw")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .context("cannot create the raw consumer")?;
     let mut tpl = TopicPartitionList::new();
