@@ -29,14 +29,10 @@ struct Sample {
     stop_ms: u64,
 }
 
+mod common;
+
 fn main() -> Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    let outcome = rt.block_on(async {
-        procs::install_interrupt_handler();
-        run().await
-    });
-    procs::cleanup();
-    outcome
+    common::run_bench(run)
 }
 
 async fn run() -> Result<()> {
@@ -77,13 +73,9 @@ async fn run() -> Result<()> {
 }
 
 fn starts_from_env() -> Result<usize> {
-    let Ok(text) = std::env::var("ESM_BENCH_STARTS") else {
-        return Ok(STARTS_DEFAULT);
-    };
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=STARTS_MAX).contains(&n) => Ok(n),
-        _ => bail!("ESM_BENCH_STARTS={text:?}: must be a whole number from 1 to {STARTS_MAX}"),
-    }
+    let starts =
+        common::number_from_env("ESM_BENCH_STARTS", STARTS_DEFAULT as u64, STARTS_MAX as u64)?;
+    Ok(usize::try_from(starts)?)
 }
 
 async fn start_stop(opts: &BrokerOptions) -> Result<Sample> {

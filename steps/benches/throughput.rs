@@ -56,14 +56,10 @@ const BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
 
+mod common;
+
 fn main() -> Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    let outcome = rt.block_on(async {
-        procs::install_interrupt_handler();
-        run().await
-    });
-    procs::cleanup();
-    outcome
+    common::run_bench(run)
 }
 
 async fn run() -> Result<()> {
@@ -90,13 +86,7 @@ async fn run() -> Result<()> {
 }
 
 fn records_from_env() -> Result<u64> {
-    let Ok(text) = std::env::var("ESM_BENCH_RECORDS") else {
-        return Ok(RECORDS_DEFAULT);
-    };
-    match text.trim().replace('_', "").parse::<u64>() {
-        Ok(n) if (1..=RECORDS_MAX).contains(&n) => Ok(n),
-        _ => bail!("ESM_BENCH_RECORDS={text:?}: must be a whole number from 1 to {RECORDS_MAX}"),
-    }
+    common::number_from_env("ESM_BENCH_RECORDS", RECORDS_DEFAULT, RECORDS_MAX)
 }
 
 struct Report {
