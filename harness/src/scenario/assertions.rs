@@ -358,37 +358,8 @@ impl Scenario {
         value: &str,
         condition: &str,
     ) -> Result<()> {
-        self.collect_destinations().await?;
-        let real = self.names.real(local);
-        let bodies: Vec<String> = self
-            .history
-            .snapshot()
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Destination { topic, body, .. } if topic == real => Some(body),
-                _ => None,
-            })
-            .collect();
-        let mut conditions = Vec::new();
-        for body in &bodies {
-            let Ok(json) = serde_json::from_str::<Value>(body) else {
-                continue;
-            };
-            if failure_record_value(&json).as_deref() == Some(value) {
-                let found = json["requestContext"]["condition"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                if found == condition {
-                    return Ok(());
-                }
-                conditions.push(found);
-            }
-        }
-        Err(failed(format!(
-            "topic {local:?} holds {} record(s); none for the value {value:?} with condition {condition:?} (conditions seen for that value: {conditions:?})",
-            bodies.len()
-        )))
+        self.assert_failure_record_matching(local, Some(value), condition)
+            .await
     }
 
     /// "the topic D holds a failure record with condition C".
@@ -397,26 +368,48 @@ impl Scenario {
         local: &str,
         condition: &str,
     ) -> Result<()> {
+        self.assert_failure_record_matching(local, None, condition)
+            .await
+    }
+
+    /// A destination message with `condition`, for the failed record `value` when given.
+    async fn assert_failure_record_matching(
+        &mut self,
+        local: &str,
+        value: Option<&str>,
+        condition: &str,
+    ) -> Result<()> {
         self.collect_destinations().await?;
         let real = self.names.real(local);
-        let mut seen = Vec::new();
-        for event in self.history.snapshot() {
-            if let EventKind::Destination { topic, body, .. } = event.kind
-                && topic == real
-            {
-                let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let found = json["requestContext"]["condition"]
+        let messages: Vec<Value> = self
+            .history
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Destination { topic, body, .. } if topic == real => {
+                    Some(serde_json::from_str(&body).unwrap_or(Value::Null))
+                }
+                _ => None,
+            })
+            .collect();
+        let conditions: Vec<&str> = messages
+            .iter()
+            .filter(|m| value.is_none_or(|v| failure_record_value(m).as_deref() == Some(v)))
+            .map(|m| {
+                m["requestContext"]["condition"]
                     .as_str()
                     .unwrap_or("(none)")
-                    .to_string();
-                if found == condition {
-                    return Ok(());
-                }
-                seen.push(found);
-            }
+            })
+            .collect();
+        if conditions.contains(&condition) {
+            return Ok(());
         }
+        let subject = value
+            .map(|v| format!(" for the value {v:?}"))
+            .unwrap_or_default();
         Err(failed(format!(
-            "topic {local:?} holds no failure record with condition {condition:?}; conditions seen: {seen:?}"
+            "topic {local:?} holds {} record(s); none{subject} with condition {condition:?} (conditions seen{subject}: {conditions:?})",
+            messages.len()
         )))
     }
 
