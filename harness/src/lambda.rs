@@ -574,14 +574,10 @@ impl MockLambda {
         );
     }
 
-    /// Whether a function of that name (or whose ARN ends in that name) is defined.
+    /// Whether a call naming `function` (a name, a qualified name or an ARN) would reach a
+    /// defined function: the same resolution the Invoke route uses.
     pub fn is_defined(&self, function: &str) -> bool {
-        let name = function
-            .split_once(":function:")
-            .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
-            .unwrap_or(function);
-        let state = self.state();
-        state.functions.contains_key(function) || state.functions.contains_key(name)
+        self.shared.resolve(function).is_some()
     }
 
     /// Changes how a function answers from now on (defining it if it is new).
@@ -861,6 +857,8 @@ mod tests {
         let qualified = "arn:aws:lambda:us-east-1:123456789012:function:process:$LATEST";
         assert_eq!(invoke(&mock, qualified, &body).await.status(), 200);
         assert_eq!(mock.invocations("process").len(), 2);
+        assert!(mock.is_defined("process") && mock.is_defined(qualified));
+        assert!(!mock.is_defined("nope"));
     }
 
     async fn assert_malformed(body: serde_json::Value, why_contains: &str) {
