@@ -3,10 +3,7 @@
 //! by what these calls see, never by asking the consumer.
 
 use futures::StreamExt;
-use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
-    ResourceSpecifier, TopicReplication,
-};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -440,57 +437,6 @@ impl Admin {
             )
             .await?;
         check_results("delete", &target, results)
-    }
-
-    /// Sets `retention.ms` of a topic, keeping its other dynamic settings.
-    pub async fn alter_topic_retention_ms(
-        &self,
-        topic: &str,
-        retention_ms: u64,
-    ) -> Result<(), AdminError> {
-        let target = format!("topic {topic}");
-        let described = self
-            .bounded(
-                "describe",
-                &target,
-                self.inner
-                    .admin
-                    .describe_configs([&ResourceSpecifier::Topic(topic)], &self.opts()),
-            )
-            .await?;
-        let mut keep: Vec<(String, String)> = Vec::new();
-        for resource in described {
-            let resource = resource.map_err(|e| AdminError::Kafka {
-                op: "describe",
-                target: target.clone(),
-                source: KafkaError::AdminOp(e),
-            })?;
-            for entry in resource.entries {
-                if entry.source == ConfigSource::DynamicTopic && entry.name != "retention.ms" {
-                    keep.extend(entry.value.map(|v| (entry.name, v)));
-                }
-            }
-        }
-        let ms = retention_ms.to_string();
-        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic)).set("retention.ms", &ms);
-        for (k, v) in &keep {
-            alter = alter.set(k, v);
-        }
-        let results = self
-            .bounded(
-                "alter retention of",
-                &target,
-                self.inner.admin.alter_configs([&alter], &self.opts()),
-            )
-            .await?;
-        for r in results {
-            r.map_err(|(_, code)| AdminError::Kafka {
-                op: "alter retention of",
-                target: target.clone(),
-                source: KafkaError::AdminOp(code),
-            })?;
-        }
-        Ok(())
     }
 
     /// Every record of `topic` from log start to the high watermark as of the call, by

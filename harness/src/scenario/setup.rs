@@ -216,12 +216,6 @@ impl Scenario {
             .unwrap_or_else(|| broker.bootstrap_servers()))
     }
 
-    /// The consumer group a mapping uses, broker name.
-    pub fn mapping_group(&self, name: &str) -> Result<String> {
-        let def = self.mapping_def(name)?;
-        Ok(self.real_config(def)?.1)
-    }
-
     /// "the mapping M is started [with N pollers]".
     pub async fn start_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
         let (topic, function) = {
