@@ -3,7 +3,8 @@
 //! Every child runs in its own process group (so a signal reaches the JVM or poller and anything
 //! it forks), with `PR_SET_PDEATHSIG` = SIGKILL (so it dies if the harness is killed outright),
 //! and is listed in a global registry that [`cleanup`] empties on normal exit, failure and Ctrl-C.
-//! Temporary folders are listed there too, so an interrupted run removes them.
+//! Temporary folders are listed there too, so an interrupted run removes them; a watchdog process
+//! removes them even when the harness itself is killed outright (SIGKILL, the OOM killer).
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -251,20 +252,16 @@ impl Drop for ChildProc {
 
 /// Lists a folder to remove at [`cleanup`] unless [`keep_temp_dir`] is called for it.
 pub fn register_temp_dir(path: &Path) {
-    registry()
-        .lock()
-        .expect("registry lock poisoned")
-        .temp_dirs
-        .insert(path.to_path_buf());
+    let mut registry = registry().lock().expect("registry lock poisoned");
+    registry.temp_dirs.insert(path.to_path_buf());
+    watchdog::publish(&registry.temp_dirs);
 }
 
 /// Takes a folder off the removal list (a failed scenario's artifacts are kept).
 pub fn keep_temp_dir(path: &Path) {
-    registry()
-        .lock()
-        .expect("registry lock poisoned")
-        .temp_dirs
-        .remove(path);
+    let mut registry = registry().lock().expect("registry lock poisoned");
+    registry.temp_dirs.remove(path);
+    watchdog::publish(&registry.temp_dirs);
 }
 
 /// Kills every live child group and removes every listed temporary folder. Safe to call more
@@ -283,6 +280,91 @@ pub fn cleanup() {
     }
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
+    }
+    watchdog::publish(&BTreeSet::new());
+}
+
+/// The run's temporary folders outlive a harness killed with SIGKILL unless someone else removes
+/// them: children die with it (`PR_SET_PDEATHSIG`), but folders have no such signal. The watchdog
+/// is a `sh` in its own process group, deliberately outside the death-signal scheme, that blocks
+/// reading a pipe whose only writer is this process (the write end is close-on-exec, so no other
+/// child holds it). End of file means the harness is gone, however it died: the watchdog then
+/// removes every folder the manifest still lists (only `esm-chaos-*` folders of the temp dir) and
+/// the manifest itself. The harness rewrites the manifest whenever the list changes.
+mod watchdog {
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+
+    /// Runs after the pipe reaches EOF. `$0` is the temp dir, `$1` the manifest.
+    const SCRIPT: &str = r#"cat >/dev/null
+while IFS= read -r dir; do
+  case "$dir" in "$0"/esm-chaos-*) rm -rf -- "$dir" ;; esac
+done < "$1"
+rm -f -- "$1""#;
+
+    struct Watchdog {
+        manifest: PathBuf,
+        /// Held open for the life of the process; never written.
+        _writer: std::io::PipeWriter,
+    }
+
+    fn instance() -> Option<&'static Watchdog> {
+        static WATCHDOG: OnceLock<Option<Watchdog>> = OnceLock::new();
+        WATCHDOG
+            .get_or_init(|| match start() {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the temp-folder watchdog; a killed run may leave folders behind");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    fn start() -> std::io::Result<Watchdog> {
+        let temp = std::env::temp_dir();
+        // Hidden, so a look for leftover `esm-chaos-*` folders does not see the live manifest.
+        let manifest = temp.join(format!(".esm-chaos-watch-{}", std::process::id()));
+        std::fs::write(&manifest, "")?;
+        let (reader, writer) = std::io::pipe()?;
+        Command::new("sh")
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(&temp)
+            .arg(&manifest)
+            .stdin(Stdio::from(reader))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Watchdog {
+            manifest,
+            _writer: writer,
+        })
+    }
+
+    /// Replaces the manifest with `dirs` (written aside, then renamed: never seen half-written).
+    pub(super) fn publish(dirs: &BTreeSet<PathBuf>) {
+        let Some(watchdog) = instance() else { return };
+        let text: String = dirs
+            .iter()
+            .filter_map(|d| d.to_str())
+            .map(|d| format!("{d}\n"))
+            .collect();
+        if let Err(e) = write_atomic(&watchdog.manifest, text.as_bytes()) {
+            tracing::warn!(error = %e, "cannot update the temp-folder watchdog's manifest");
+        }
+    }
+
+    fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let aside = path.with_extension("new");
+        let mut file = std::fs::File::create(&aside)?;
+        file.write_all(bytes)?;
+        std::fs::rename(aside, path)
     }
 }
 
@@ -347,5 +429,64 @@ mod tests {
         assert!(!status.success());
         assert!(std::fs::read_to_string(&log).unwrap().contains("hello"));
         assert!(!registry().lock().unwrap().groups.contains_key(&child.pid()));
+    }
+
+    /// Run by [`a_killed_harness_leaves_no_temp_folder`] as a child process: registers a folder,
+    /// says where, and waits to be killed. Does nothing when run on its own.
+    #[test]
+    #[ignore = "a child of a_killed_harness_leaves_no_temp_folder"]
+    fn watchdog_probe() {
+        if std::env::var_os("ESM_CHAOS_WATCHDOG_PROBE").is_none() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("esm-chaos-probe-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        register_temp_dir(&dir);
+        println!("probe-dir: {}", dir.display());
+        std::io::stdout().flush().unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn a_killed_harness_leaves_no_temp_folder() {
+        let exe = std::env::current_exe().unwrap();
+        let mut probe = Command::new(exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "procs::tests::watchdog_probe",
+                "--nocapture",
+            ])
+            .env("ESM_CHAOS_WATCHDOG_PROBE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(probe.stdout.take().unwrap());
+        let dir = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("probe-dir: ").map(PathBuf::from))
+            .expect("the probe names its folder");
+        assert!(
+            dir.is_dir(),
+            "{} exists while the probe runs",
+            dir.display()
+        );
+        probe.kill().unwrap(); // SIGKILL: no handler, no cleanup of its own
+        probe.wait().unwrap();
+        crate::wait::until(
+            "the watchdog to remove the folder",
+            Duration::from_secs(10),
+            || async {
+                if dir.exists() {
+                    Err(format!("{} still exists", dir.display()))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .await
+        .unwrap();
     }
 }
