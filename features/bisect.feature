@@ -13,6 +13,7 @@ Feature: BisectBatchOnFunctionError isolates a poison record
       | MaximumRetryAttempts                    | 0                  |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When 4 records are produced to "orders"
     And a record with value "poison" is produced to "orders"
     And 5 records are produced to "orders"

@@ -10,6 +10,7 @@ Feature: Records whose retries ran out go to the on-failure destination
       | MaximumRetryAttempts                    | 1                  |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When 3 records with key "customer-7" are produced to "orders"
     And the mapping "esm" is started
     Then within 30 seconds the topic "orders-dlq" holds 3 records
@@ -21,4 +22,5 @@ Feature: Records whose retries ran out go to the on-failure destination
     Given a Lambda function "process" that succeeds
     And an event source mapping "esm" from "orders" to "process" with:
       | DestinationConfig.OnFailure.Destination | kafka://orders |
-    Then the mapping "esm" fails to start with an error mentioning "Destination"
+      | ProvisionedPollerConfig.MinimumPollers  | 1              |
+    Then the mapping "esm" fails to start with an error mentioning "must not be the source topic"

@@ -16,6 +16,7 @@ Feature: ReportBatchItemFailures retries a partition from its lowest failed offs
       | MaximumRetryAttempts                    | 1                       |
       | ConsumerGroupId                         | orders-group            |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq      |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                       |
     When 4 records are produced to "orders"
     And a record with value "poison" is produced to "orders"
     And 5 records are produced to "orders"
@@ -31,8 +32,9 @@ Feature: ReportBatchItemFailures retries a partition from its lowest failed offs
   Scenario: An empty list of failures means the whole batch succeeded
     Given a Lambda function "process" that reports item failures for records whose value contains "never-there"
     And an event source mapping "esm" from "orders" to "process" with:
-      | FunctionResponseTypes | ReportBatchItemFailures |
-      | ConsumerGroupId       | orders-group            |
+      | FunctionResponseTypes                  | ReportBatchItemFailures |
+      | ConsumerGroupId                        | orders-group            |
+      | ProvisionedPollerConfig.MinimumPollers | 1                       |
     When 20 records are produced to "orders"
     And the mapping "esm" is started
     Then within 30 seconds "process" has received every record of "orders" exactly once

@@ -21,6 +21,7 @@ Feature: Invocations stay within the Invoke API's 6 MB request limit
     And an event source mapping "esm" from "orders" to "process" with:
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When a record of 7 MB is produced to "orders"
     And a record with value "after" is produced to "orders"
     And the mapping "esm" is started

@@ -11,6 +11,7 @@ Feature: Failed batches are retried until they succeed or the retries run out
       | MaximumRetryAttempts                    | 2                  |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When 3 records are produced to "orders"
     And a record with value "poison" is produced to "orders"
     And 3 records are produced to "orders"
@@ -25,9 +26,10 @@ Feature: Failed batches are retried until they succeed or the retries run out
   Scenario: Without a destination an exhausted record is skipped and processing goes on
     Given a Lambda function "process" that fails for records whose value contains "poison"
     And an event source mapping "esm" from "orders" to "process" with:
-      | BatchSize            | 1            |
-      | MaximumRetryAttempts | 0            |
-      | ConsumerGroupId      | orders-group |
+      | BatchSize                              | 1            |
+      | MaximumRetryAttempts                   | 0            |
+      | ConsumerGroupId                        | orders-group |
+      | ProvisionedPollerConfig.MinimumPollers | 1            |
     When a record with value "poison" is produced to "orders"
     And 5 records are produced to "orders"
     And the mapping "esm" is started
@@ -38,8 +40,9 @@ Feature: Failed batches are retried until they succeed or the retries run out
   Scenario: A function that fails a few times then succeeds delivers every record
     Given a Lambda function "process" that fails 2 times then succeeds
     And an event source mapping "esm" from "orders" to "process" with:
-      | MaximumRetryAttempts | 2            |
-      | ConsumerGroupId      | orders-group |
+      | MaximumRetryAttempts                   | 2            |
+      | ConsumerGroupId                        | orders-group |
+      | ProvisionedPollerConfig.MinimumPollers | 1            |
     When 10 records are produced to "orders"
     And the mapping "esm" is started
     Then within 30 seconds "process" has received every record of "orders" 3 times
@@ -48,8 +51,9 @@ Feature: Failed batches are retried until they succeed or the retries run out
   Scenario: Throttling is retried without counting as an attempt
     Given a Lambda function "process" that is throttled 3 times then succeeds
     And an event source mapping "esm" from "orders" to "process" with:
-      | MaximumRetryAttempts | 0            |
-      | ConsumerGroupId      | orders-group |
+      | MaximumRetryAttempts                   | 0            |
+      | ConsumerGroupId                        | orders-group |
+      | ProvisionedPollerConfig.MinimumPollers | 1            |
     When 10 records are produced to "orders"
     And the mapping "esm" is started
     Then within 30 seconds "process" has received every record of "orders"
@@ -79,6 +83,7 @@ Feature: Failed batches are retried until they succeed or the retries run out
       | MaximumRetryAttempts                    | 10000              |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When a record with value "stale" is produced to "orders"
     And the mapping "esm" is started
     Then within 90 seconds the topic "orders-dlq" holds 1 record

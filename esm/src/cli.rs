@@ -1,9 +1,11 @@
 //! The `esm-poller` command line (also run as `esm-chaos poller`): reads the mapping, refuses an
 //! invalid one before connecting anywhere, and runs one poller until SIGTERM/SIGINT.
 
-use crate::config::MappingConfig;
+use crate::config::{CONFIG_BYTES_MAX, MappingConfig};
 use crate::poller::{self, PollerOptions};
 use clap::Parser;
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit code for a refused configuration or command line.
@@ -65,6 +67,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     init_logs();
+    if let Some(warning) = opts.config.warning() {
+        tracing::warn!(event = "config_ignored_fields", poller = %opts.poller_id, fields = %opts.config.ignored_fields.join(","), "{warning}");
+    }
     if !opts.config.enabled {
         tracing::info!(event = "disabled", poller = %opts.poller_id, "Enabled is false: not joining the group");
         return ExitCode::SUCCESS;
@@ -79,14 +84,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
-/// Everything checked before any connection: the config file, the mapping, the servers.
+/// Everything checked before any connection: the config file, the mapping (every fault of it at
+/// once), the servers.
 fn options(args: &Args) -> Result<PollerOptions, String> {
-    let text = std::fs::read_to_string(&args.config).map_err(|e| {
-        format!(
-            "cannot read the mapping config {}: {e} (pass --config FILE or set ESM_CHAOS_CONFIG)",
-            args.config.display()
-        )
-    })?;
+    let text = read_config(&args.config)?;
     let config = MappingConfig::from_json(&text).map_err(|e| e.to_string())?;
     let bootstrap_servers = match &args.bootstrap_servers {
         Some(s) if !s.trim().is_empty() => s.trim().to_string(),
@@ -109,6 +110,29 @@ fn options(args: &Args) -> Result<PollerOptions, String> {
         function_timeout_ms: args.function_timeout_ms,
         poller_id: args.poller_id.clone(),
     })
+}
+
+/// The config file's text, refused past [`CONFIG_BYTES_MAX`].
+fn read_config(path: &Path) -> Result<String, String> {
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot read the mapping config {}: {e} (pass --config FILE or set ESM_CHAOS_CONFIG)",
+            path.display()
+        )
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(CONFIG_BYTES_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > CONFIG_BYTES_MAX {
+        return Err(format!(
+            "the mapping config {} is larger than {CONFIG_BYTES_MAX} bytes: give the JSON of one mapping",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 /// JSON lines on stdout, fields at the top level; `RUST_LOG` overrides the `info` default.
@@ -139,6 +163,37 @@ mod tests {
     fn a_missing_config_file_is_refused_with_exit_2() {
         let code = main_with_args(args(&["--config", "/nonexistent/esm.json"]));
         assert_eq!(code, ExitCode::from(EXIT_INVALID_CONFIG));
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn every_fault_of_the_config_is_reported_with_exit_2() {
+        let file = config_file(
+            r#"{"FunctionName": "f", "Topics": ["t"], "StartingPosition": "NOW", "BatchSize": 0,
+                "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["h:1"]}}}"#,
+        );
+        let path = file.path().to_str().unwrap();
+        let why = options(&Args::try_parse_from(args(&["--config", path])).unwrap()).unwrap_err();
+        assert!(why.starts_with("invalid mapping config: 2 faults"), "{why}");
+        assert!(why.contains("\n  - StartingPosition = \"NOW\""), "{why}");
+        assert!(
+            why.contains("\n  - BatchSize = 0: allowed 1 to 10000"),
+            "{why}"
+        );
+        let code = main_with_args(args(&["--config", path]));
+        assert_eq!(code, ExitCode::from(EXIT_INVALID_CONFIG));
+    }
+
+    #[test]
+    fn an_oversized_config_file_is_refused() {
+        let file = config_file(&" ".repeat(CONFIG_BYTES_MAX as usize + 1));
+        let why = read_config(file.path()).unwrap_err();
+        assert!(why.contains("larger than 1048576 bytes"), "{why}");
     }
 
     #[test]

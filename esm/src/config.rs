@@ -1,14 +1,25 @@
 //! The mapping configuration in AWS's CreateEventSourceMapping JSON shape, validated with AWS's
-//! ranges. Anything invalid is refused before the consumer connects, naming field, value and
-//! allowed range.
+//! limits. Anything invalid is refused before the consumer connects; every fault of a config is
+//! reported at once, each naming field, value and allowed range.
+//!
+//! The limits are botocore's Lambda service model (the model the AWS CLI sends against), checked
+//! by `tests/botocore_limits.rs` against a committed extract of it; where the Kafka pages of the
+//! Lambda guide are stricter than the model, the stricter documented value is used.
+//!
+//! What users paste is accepted: the output of `aws lambda get-event-source-mapping` (its
+//! read-only fields are ignored and FunctionArn stands in for FunctionName) or of
+//! `list-event-source-mappings` holding exactly one mapping. Fields AWS accepts that this project
+//! does not emulate are accepted and named in one warning ([`MappingConfig::warning`]); fields
+//! that are not in AWS's shape at all are refused with the nearest name.
 //!
 //! Choices: exactly one of SelfManagedEventSource (self-managed) and EventSourceArn (MSK) is
 //! required, as AWS needs one to know the cluster; with an MSK ARN the bootstrap servers come
-//! from outside the mapping (the harness). A `null` field counts as absent. Unknown fields, and
-//! AWS fields this project does not implement, are refused.
+//! from outside the mapping (the harness). A `null` field counts as absent, as does an empty
+//! not-emulated field.
 
 use crate::filter::Pattern;
 use serde_json::{Map, Value};
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartingPosition {
@@ -20,6 +31,7 @@ pub enum StartingPosition {
 /// A validated mapping. Built only by [`MappingConfig::from_json`] / [`MappingConfig::from_value`].
 #[derive(Debug, Clone)]
 pub struct MappingConfig {
+    /// FunctionName, or FunctionArn when a pasted get-event-source-mapping output has no name.
     pub function_name: String,
     pub topic: String,
     pub starting_position: StartingPosition,
@@ -41,12 +53,17 @@ pub struct MappingConfig {
     pub max_record_age_s: Option<u64>,
     pub bisect_batch_on_function_error: bool,
     pub report_batch_item_failures: bool,
+    /// ProvisionedPollerConfig sets MinimumPollers or MaximumPollers.
+    pub provisioned_mode: bool,
     pub min_pollers: u32,
     pub max_pollers: u32,
+    /// Fields AWS accepts that this project does not emulate (dotted paths), sorted.
+    pub ignored_fields: Vec<String>,
 }
 
+/// One fault of a mapping config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid mapping config: {field} = {value}: {allowed}")]
+#[error("{field} = {value}: {allowed}")]
 pub struct ConfigError {
     /// AWS's field name, dotted for nested fields.
     pub field: String,
@@ -56,49 +73,173 @@ pub struct ConfigError {
     pub allowed: String,
 }
 
+/// Every fault of a refused mapping config, in the order of the fields; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    /// One fault on one line; several as a count followed by one line each.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "invalid mapping config: {one}"),
+            all => {
+                write!(f, "invalid mapping config: {} faults", all.len())?;
+                all.iter().try_for_each(|fault| write!(f, "\n  - {fault}"))
+            }
+        }
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(fault: ConfigError) -> Self {
+        ConfigErrors(vec![fault])
+    }
+}
+
 /// Retries allowed when MaximumRetryAttempts is -1 and a destination is set (documented by AWS).
 pub const INFINITE_RETRIES_WITH_DESTINATION_CAP: u32 = 10;
-/// Lambda's limit on filters per mapping (the default quota is 5; it can be raised to 10).
-pub const MAX_FILTERS: usize = 10;
+/// Filters per mapping: Lambda's default quota ("Control which events Lambda sends to your
+/// function": up to five filters; the quota can be raised to 10). botocore sets no limit.
+pub const FILTERS_MAX: usize = 5;
+/// KAFKA_BOOTSTRAP_SERVERS entries (botocore: EndpointLists max 10).
+pub const BOOTSTRAP_SERVERS_MAX: usize = 10;
+/// A bootstrap server's length (botocore: Endpoint max 300).
+pub const ENDPOINT_CHARS_MAX: usize = 300;
+/// A bare function name's length (API reference, CreateEventSourceMapping: "If you specify only
+/// the function name, it's limited to 64 characters in length").
+pub const FUNCTION_NAME_CHARS_MAX: usize = 64;
+/// A FunctionName with its ARN parts (botocore: NamespacedFunctionName max 256).
+pub const FUNCTION_ARN_CHARS_MAX: usize = 256;
+/// A consumer group id's length (botocore: URI max 200).
+pub const CONSUMER_GROUP_ID_CHARS_MAX: usize = 200;
+/// An on-failure destination's length (botocore: DestinationArn max 350).
+pub const DESTINATION_CHARS_MAX: usize = 350;
+/// ProvisionedPollerConfig.MinimumPollers (botocore and "Apache Kafka event poller scaling
+/// modes in Lambda": 1 to 200).
+pub const MIN_POLLERS_MAX: i64 = 200;
+/// ProvisionedPollerConfig.MaximumPollers for Kafka. botocore's shape allows 10,000 (SQS's
+/// ceiling); its documentation and "Apache Kafka event poller scaling modes in Lambda"
+/// (https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html) say 1 to 2,000 for
+/// Amazon MSK and self-managed Apache Kafka.
+pub const MAX_POLLERS_MAX: i64 = 2_000;
+/// Longest config file read, far above any real mapping (a few KB).
+pub const CONFIG_BYTES_MAX: u64 = 1 << 20;
 
-const TOP_FIELDS: &[&str] = &[
-    "FunctionName",
-    "Topics",
-    "StartingPosition",
-    "StartingPositionTimestamp",
-    "BatchSize",
-    "MaximumBatchingWindowInSeconds",
-    "Enabled",
-    "SelfManagedEventSource",
-    "EventSourceArn",
-    "SelfManagedKafkaEventSourceConfig",
-    "AmazonManagedKafkaEventSourceConfig",
-    "FilterCriteria",
-    "DestinationConfig",
-    "MaximumRetryAttempts",
-    "MaximumRecordAgeInSeconds",
-    "BisectBatchOnFunctionError",
-    "FunctionResponseTypes",
-    "ProvisionedPollerConfig",
+/// The fields of one object of the shape: those read, and those AWS accepts that this project
+/// does not emulate (accepted and named in a warning). `path` is dotted, `[]` for list items.
+#[derive(Debug)]
+pub struct ObjectFields {
+    pub path: &'static str,
+    pub read: &'static [&'static str],
+    pub not_emulated: &'static [&'static str],
+}
+
+/// Every object of CreateEventSourceMappingRequest the consumer reads, with its members.
+pub const FIELDS: &[ObjectFields] = &[
+    ObjectFields {
+        path: "",
+        read: &[
+            "FunctionName",
+            "Topics",
+            "StartingPosition",
+            "StartingPositionTimestamp",
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "Enabled",
+            "SelfManagedEventSource",
+            "EventSourceArn",
+            "SelfManagedKafkaEventSourceConfig",
+            "AmazonManagedKafkaEventSourceConfig",
+            "FilterCriteria",
+            "DestinationConfig",
+            "MaximumRetryAttempts",
+            "MaximumRecordAgeInSeconds",
+            "BisectBatchOnFunctionError",
+            "FunctionResponseTypes",
+            "ProvisionedPollerConfig",
+        ],
+        not_emulated: &[
+            "SourceAccessConfigurations",
+            "KMSKeyArn",
+            "MetricsConfig",
+            "LoggingConfig",
+            "Tags",
+            "ParallelizationFactor",
+            "TumblingWindowInSeconds",
+            "ScalingConfig",
+            "Queues",
+            "DocumentDBEventSourceConfig",
+        ],
+    },
+    ObjectFields {
+        path: "SelfManagedEventSource",
+        read: &["Endpoints"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "SelfManagedEventSource.Endpoints",
+        read: &["KAFKA_BOOTSTRAP_SERVERS"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "SelfManagedKafkaEventSourceConfig",
+        read: &["ConsumerGroupId"],
+        not_emulated: &["SchemaRegistryConfig", "ConsumptionMode"],
+    },
+    ObjectFields {
+        path: "AmazonManagedKafkaEventSourceConfig",
+        read: &["ConsumerGroupId"],
+        not_emulated: &["SchemaRegistryConfig"],
+    },
+    ObjectFields {
+        path: "FilterCriteria",
+        read: &["Filters"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "FilterCriteria.Filters[]",
+        read: &["Pattern"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "DestinationConfig",
+        read: &["OnFailure", "OnSuccess"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "DestinationConfig.OnFailure",
+        read: &["Destination"],
+        not_emulated: &[],
+    },
+    ObjectFields {
+        path: "ProvisionedPollerConfig",
+        read: &["MinimumPollers", "MaximumPollers"],
+        not_emulated: &["PollerGroupName"],
+    },
 ];
 
-/// CreateEventSourceMapping fields AWS takes that this project does not implement.
-const UNSUPPORTED_FIELDS: &[&str] = &[
-    "SourceAccessConfigurations",
-    "ParallelizationFactor",
-    "TumblingWindowInSeconds",
-    "Queues",
-    "ScalingConfig",
-    "DocumentDBEventSourceConfig",
-    "KMSKeyArn",
-    "MetricsConfig",
-    "Tags",
-    "LoggingConfig",
-    "SchemaRegistryConfig",
+/// Members of get-event-source-mapping's output that CreateEventSourceMapping does not take:
+/// ignored when pasted (FunctionArn names the function when FunctionName is absent).
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "UUID",
+    "State",
+    "StateTransitionReason",
+    "LastModified",
+    "LastProcessingResult",
+    "FunctionArn",
+    "EventSourceMappingArn",
+    "FilterCriteriaError",
 ];
+
+/// "Using a Kafka topic as an on-failure destination" and "Configuring error handling controls
+/// for Kafka event sources" (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html,
+/// https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html): these are
+/// "only available for event source mappings with provisioned mode enabled".
+const PROVISIONED_ONLY: &str = "only available for event source mappings with provisioned mode \
+     enabled: add ProvisionedPollerConfig, e.g. {\"MinimumPollers\": 1}";
 
 impl MappingConfig {
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+    pub fn from_json(text: &str) -> Result<Self, ConfigErrors> {
         let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
             field: "(mapping)".into(),
             value: excerpt(text),
@@ -107,36 +248,70 @@ impl MappingConfig {
         Self::from_value(&value)
     }
 
-    pub fn from_value(value: &serde_json::Value) -> Result<Self, ConfigError> {
-        let top = Obj::root(value)?;
-        top.refuse_unknown(TOP_FIELDS)?;
-        let topic = topic(&top)?;
-        let (bootstrap_servers, event_source_arn) = event_source(&top)?;
-        let (min_pollers, max_pollers) = pollers(&top)?;
-        Ok(MappingConfig {
-            function_name: function_name(&top)?,
-            starting_position: starting_position(&top)?,
-            batch_size: top.int("BatchSize", 1, 10_000)?.unwrap_or(100) as usize,
-            batching_window_ms: top
-                .int("MaximumBatchingWindowInSeconds", 0, 300)?
+    pub fn from_value(value: &Value) -> Result<Self, ConfigErrors> {
+        let top = Obj::root(single_mapping(value)?)?;
+        let mut c = Collector::default();
+        c.check_fields(&top);
+        let topic = c.take(topic(&top)).unwrap_or_default();
+        let source = event_source(&top, &mut c);
+        let (bootstrap_servers, event_source_arn) = c.take(source).unwrap_or_default();
+        let pollers = pollers(&top, &mut c);
+        let (min_pollers, max_pollers, provisioned_mode) =
+            c.take(pollers).unwrap_or((1, 200, false));
+        let group = consumer_group_id(&top, &mut c);
+        let filters = filters(&top, &mut c);
+        let destination = destination(&top, &topic, &mut c);
+        let config = MappingConfig {
+            function_name: c.take(function_name(&top)).unwrap_or_default(),
+            starting_position: c
+                .take(starting_position(&top))
+                .unwrap_or(StartingPosition::TrimHorizon),
+            batch_size: c
+                .take(top.int("BatchSize", 1, 10_000))
+                .flatten()
+                .unwrap_or(100) as usize,
+            batching_window_ms: c
+                .take(top.int("MaximumBatchingWindowInSeconds", 0, 300))
+                .flatten()
                 .map_or(500, |s| s as u64 * 1000),
-            enabled: top.bool("Enabled")?.unwrap_or(true),
+            enabled: c.take(top.bool("Enabled")).flatten().unwrap_or(true),
             bootstrap_servers,
             event_source_arn,
-            consumer_group_id: consumer_group_id(&top)?,
-            filters: filters(&top)?,
-            destination_topic: destination(&top, &topic)?,
-            max_retry_attempts: minus_one_or(&top, "MaximumRetryAttempts", 0, 10_000)?
+            consumer_group_id: c.take(group).flatten(),
+            filters: c.take(filters).unwrap_or_default(),
+            destination_topic: c.take(destination).flatten(),
+            // "Configuring error handling controls for Kafka event sources": retries 0-10000 or
+            // -1, record age 60-604800 or -1 (botocore's generic shapes say -1 to the maximum).
+            max_retry_attempts: c
+                .take(minus_one_or(&top, "MaximumRetryAttempts", 0, 10_000))
+                .flatten()
                 .map(|n| n as u32),
-            max_record_age_s: minus_one_or(&top, "MaximumRecordAgeInSeconds", 60, 604_800)?
+            max_record_age_s: c
+                .take(minus_one_or(&top, "MaximumRecordAgeInSeconds", 60, 604_800))
+                .flatten()
                 .map(|n| n as u64),
-            bisect_batch_on_function_error: top
-                .bool("BisectBatchOnFunctionError")?
+            bisect_batch_on_function_error: c
+                .take(top.bool("BisectBatchOnFunctionError"))
+                .flatten()
                 .unwrap_or(false),
-            report_batch_item_failures: response_types(&top)?,
+            report_batch_item_failures: c.take(response_types(&top)).unwrap_or(false),
+            provisioned_mode,
             min_pollers,
             max_pollers,
             topic,
+            ignored_fields: Vec::new(),
+        };
+        c.faults.extend(provisioned_only(&top, &config));
+        c.finish(config)
+    }
+
+    /// The one warning naming every field accepted but not emulated, if any.
+    pub fn warning(&self) -> Option<String> {
+        (!self.ignored_fields.is_empty()).then(|| {
+            format!(
+                "accepted but not emulated by this consumer, so ignored: {}",
+                self.ignored_fields.join(", ")
+            )
         })
     }
 
@@ -166,17 +341,248 @@ impl MappingConfig {
     }
 }
 
+/// Faults and ignored fields found so far.
+#[derive(Default)]
+struct Collector {
+    faults: Vec<ConfigError>,
+    ignored: Vec<String>,
+}
+
+impl Collector {
+    fn take<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|fault| self.faults.push(fault)).ok()
+    }
+
+    /// Records every unknown field of `obj` as a fault and every not-emulated one as ignored.
+    fn check_fields(&mut self, obj: &Obj) {
+        let Some(fields) = FIELDS.iter().find(|f| f.path == obj.schema) else {
+            return;
+        };
+        let read_only: &[&str] = if obj.schema.is_empty() {
+            READ_ONLY_FIELDS
+        } else {
+            &[]
+        };
+        for (name, value) in obj.map {
+            if fields.read.contains(&name.as_str()) || read_only.contains(&name.as_str()) {
+                continue;
+            }
+            if fields.not_emulated.contains(&name.as_str()) {
+                if !is_empty(value) {
+                    self.ignored.push(obj.field(name));
+                }
+                continue;
+            }
+            let known: Vec<&str> = [fields.read, fields.not_emulated, read_only].concat();
+            let allowed = format!(
+                "unknown field (did you mean {}?)",
+                obj.field(nearest(name, &known))
+            );
+            self.faults.push(obj.invalid(name, &allowed));
+        }
+    }
+
+    fn finish(self, mut config: MappingConfig) -> Result<MappingConfig, ConfigErrors> {
+        if !self.faults.is_empty() {
+            return Err(ConfigErrors(self.faults));
+        }
+        config.ignored_fields = self.ignored;
+        // Sorted: JSON object order is not the input's when serde_json's preserve_order is off.
+        config.ignored_fields.sort_unstable();
+        Ok(config)
+    }
+}
+
+/// Null, `""`, `[]` and `{}`: a field given as nothing.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// The mapping itself, or the single mapping of `list-event-source-mappings` output.
+fn single_mapping(value: &Value) -> Result<&Value, ConfigError> {
+    const LIST: &str = "EventSourceMappings";
+    let Some(map) = value.as_object() else {
+        return Ok(value);
+    };
+    let is_list_output =
+        map.contains_key(LIST) && map.keys().all(|k| k == LIST || k == "NextMarker");
+    if !is_list_output {
+        return Ok(value);
+    }
+    match map[LIST].as_array().map(Vec::as_slice) {
+        Some([one]) => Ok(one),
+        other => Err(ConfigError {
+            field: LIST.into(),
+            value: other.map_or_else(|| show(&map[LIST]), |l| format!("{} mappings", l.len())),
+            allowed: "allowed exactly one mapping: paste one item of list-event-source-mappings, \
+                      or the output of get-event-source-mapping"
+                .into(),
+        }),
+    }
+}
+
+/// Each field that needs provisioned mode and is set to something other than its default.
+/// AWS documents that these are only available in provisioned mode, not whether an explicit
+/// default (MaximumRetryAttempts -1, BisectBatchOnFunctionError false, FunctionResponseTypes
+/// [], an empty destination) is refused; this project accepts defaults, as
+/// get-event-source-mapping may print them.
+fn provisioned_only(top: &Obj, config: &MappingConfig) -> Vec<ConfigError> {
+    if config.provisioned_mode {
+        return Vec::new();
+    }
+    let used = [
+        ("MaximumRetryAttempts", config.max_retry_attempts.is_some()),
+        (
+            "MaximumRecordAgeInSeconds",
+            config.max_record_age_s.is_some(),
+        ),
+        (
+            "BisectBatchOnFunctionError",
+            config.bisect_batch_on_function_error,
+        ),
+        ("FunctionResponseTypes", config.report_batch_item_failures),
+    ];
+    let mut faults: Vec<ConfigError> = used
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(field, _)| top.invalid(field, PROVISIONED_ONLY))
+        .collect();
+    if config.destination_topic.is_some() {
+        let given = top
+            .get("DestinationConfig")
+            .map_or(&Value::Null, |d| &d["OnFailure"]["Destination"]);
+        faults.push(ConfigError {
+            field: "DestinationConfig.OnFailure.Destination".into(),
+            value: show(given),
+            allowed: PROVISIONED_ONLY.into(),
+        });
+    }
+    faults
+}
+
 // ---- the fields --------------------------------------------------------------------------
 
+/// FunctionName, or FunctionArn when FunctionName is absent (pasted get-event-source-mapping).
 fn function_name(top: &Obj) -> Result<String, ConfigError> {
-    let name = top.required_str("FunctionName")?;
-    if name.is_empty() || name.chars().count() > 140 {
+    let field = if top.get("FunctionName").is_none() && top.get("FunctionArn").is_some() {
+        "FunctionArn"
+    } else {
+        "FunctionName"
+    };
+    let name = top
+        .str(field)?
+        .ok_or_else(|| top.missing("FunctionName", "required"))?;
+    if function_base_name(name).is_none() {
         return Err(top.invalid(
-            "FunctionName",
-            "allowed a function name or ARN of 1 to 140 characters",
+            field,
+            &format!(
+                "allowed a function name of 1 to {FUNCTION_NAME_CHARS_MAX} characters of \
+                 [a-zA-Z0-9-_.], or a function ARN or partial ARN (123456789012:function:name) of \
+                 at most {FUNCTION_ARN_CHARS_MAX} characters, optionally ending :version or :alias"
+            ),
         ));
     }
     Ok(name.to_string())
+}
+
+/// The function's name inside a FunctionName, `None` when it is not one. Follows botocore's
+/// NamespacedFunctionName pattern, `(arn:(aws[a-zA-Z-]*)?:lambda:)?(REGION:)?(\d{12}:)?
+/// (function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, at most 256
+/// characters, with the name itself at most 64 (the API reference's limit for a bare name, and
+/// CreateFunction's for every name).
+pub fn function_base_name(text: &str) -> Option<&str> {
+    if text.chars().count() > FUNCTION_ARN_CHARS_MAX {
+        return None;
+    }
+    let tokens: Vec<&str> = text.split(':').collect();
+    name_after_prefixes(&tokens, 0)
+}
+
+/// The optional prefixes of a FunctionName in order; each returns how many tokens it takes.
+const FUNCTION_PREFIXES: [fn(&[&str]) -> Option<usize>; 4] = [
+    |t| match t {
+        ["arn", partition, "lambda", ..] if is_partition(partition) => Some(3),
+        _ => None,
+    },
+    |t| t.first().filter(|r| is_region(r)).map(|_| 1),
+    |t| {
+        t.first()
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(|_| 1)
+    },
+    |t| (t.first() == Some(&"function")).then_some(1),
+];
+
+/// Tries each optional prefix taken and skipped, as the pattern's regex would backtrack.
+fn name_after_prefixes<'t>(tokens: &[&'t str], step: usize) -> Option<&'t str> {
+    let Some(prefix) = FUNCTION_PREFIXES.get(step) else {
+        return name_and_qualifier(tokens);
+    };
+    prefix(tokens)
+        .and_then(|taken| name_after_prefixes(&tokens[taken..], step + 1))
+        .or_else(|| name_after_prefixes(tokens, step + 1))
+}
+
+fn name_and_qualifier<'t>(tokens: &[&'t str]) -> Option<&'t str> {
+    let (name, qualifier) = match *tokens {
+        [name] => (name, None),
+        [name, qualifier] => (name, Some(qualifier)),
+        _ => return None,
+    };
+    let name_ok = (1..=FUNCTION_NAME_CHARS_MAX).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let qualifier_ok = qualifier.is_none_or(|q| {
+        matches!(q, "$LATEST" | "$LATEST.PUBLISHED")
+            || (!q.is_empty()
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')))
+    });
+    (name_ok && qualifier_ok).then_some(name)
+}
+
+/// `(aws[a-zA-Z-]*)?`
+fn is_partition(text: &str) -> bool {
+    text.is_empty()
+        || text
+            .strip_prefix("aws")
+            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'))
+}
+
+/// `(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`
+fn is_region(text: &str) -> bool {
+    let text = text.strip_prefix("eusc-").unwrap_or(text);
+    let Some(rest) = text
+        .get(2..)
+        .filter(|_| text.as_bytes()[..2].iter().all(|b| b.is_ascii_lowercase()))
+    else {
+        return false;
+    };
+    let iso = rest.strip_prefix("-iso");
+    let iso_letter = iso.and_then(|r| r.strip_prefix(|c: char| c.is_ascii_lowercase()));
+    [Some(rest), rest.strip_prefix("-gov"), iso, iso_letter]
+        .into_iter()
+        .flatten()
+        .any(is_region_tail)
+}
+
+/// `-[a-z]+-\d{1}`
+fn is_region_tail(text: &str) -> bool {
+    text.strip_prefix('-')
+        .and_then(|t| t.split_once('-'))
+        .is_some_and(|(word, digit)| {
+            !word.is_empty()
+                && word.bytes().all(|b| b.is_ascii_lowercase())
+                && digit.len() == 1
+                && digit.as_bytes()[0].is_ascii_digit()
+        })
 }
 
 fn topic(top: &Obj) -> Result<String, ConfigError> {
@@ -255,11 +661,14 @@ fn unix_seconds(top: &Obj, ts: &Value) -> Result<i64, ConfigError> {
     Ok(seconds)
 }
 
-fn event_source(top: &Obj) -> Result<(Vec<String>, Option<String>), ConfigError> {
+fn event_source(
+    top: &Obj,
+    c: &mut Collector,
+) -> Result<(Vec<String>, Option<String>), ConfigError> {
     const SELF_MANAGED: &str = "SelfManagedEventSource";
     let either = "required: SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS (self-managed) \
                   or EventSourceArn (MSK), exactly one";
-    match (top.get(SELF_MANAGED), top.get("EventSourceArn")) {
+    match (top.object(SELF_MANAGED)?, top.get("EventSourceArn")) {
         (Some(_), Some(_)) => Err(top.invalid("EventSourceArn", either)),
         (None, None) => Err(top.missing(SELF_MANAGED, either)),
         (None, Some(_)) => {
@@ -273,11 +682,10 @@ fn event_source(top: &Obj) -> Result<(Vec<String>, Option<String>), ConfigError>
             }
             Ok((vec![], Some(arn.to_string())))
         }
-        (Some(_), None) => {
-            let source = top.object(SELF_MANAGED)?.expect("present");
-            source.refuse_unknown(&["Endpoints"])?;
+        (Some(source), None) => {
+            c.check_fields(&source);
             let endpoints = source.required_object("Endpoints")?;
-            endpoints.refuse_unknown(&["KAFKA_BOOTSTRAP_SERVERS"])?;
+            c.check_fields(&endpoints);
             Ok((bootstrap_servers(&endpoints)?, None))
         }
     }
@@ -291,28 +699,44 @@ fn is_msk_arn(arn: &str) -> bool {
 
 fn bootstrap_servers(endpoints: &Obj) -> Result<Vec<String>, ConfigError> {
     const FIELD: &str = "KAFKA_BOOTSTRAP_SERVERS";
-    let allowed = "allowed a non-empty list of \"host:port\" strings";
+    let allowed = format!(
+        "allowed a list of 1 to {BOOTSTRAP_SERVERS_MAX} \"host:port\" strings (a host name or \
+         IPv4 address, a port 1 to 65535, at most {ENDPOINT_CHARS_MAX} characters)"
+    );
     let list = endpoints
         .required(FIELD)?
         .as_array()
-        .filter(|l| !l.is_empty());
-    let servers = list.ok_or_else(|| endpoints.invalid(FIELD, allowed))?;
+        .filter(|l| (1..=BOOTSTRAP_SERVERS_MAX).contains(&l.len()));
+    let servers = list.ok_or_else(|| endpoints.invalid(FIELD, &allowed))?;
     servers
         .iter()
         .map(|s| match s.as_str() {
-            Some(text) if is_host_port(text) => Ok(text.to_string()),
-            _ => Err(endpoints.invalid(FIELD, allowed)),
+            Some(text) if is_endpoint(text) => Ok(text.to_string()),
+            _ => Err(endpoints.invalid(FIELD, &allowed)),
         })
         .collect()
 }
 
-fn is_host_port(text: &str) -> bool {
-    text.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty() && !host.contains(',') && port.parse::<u16>().is_ok_and(|p| p > 0)
-    })
+/// botocore's Endpoint: dot-separated labels of [a-zA-Z0-9-] not starting or ending with '-',
+/// then `:` and a port, at most 300 characters. The port must also be one a client can reach
+/// (1 to 65535), where the pattern allows any 1 to 5 digits.
+fn is_endpoint(text: &str) -> bool {
+    let is_label = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    text.len() <= ENDPOINT_CHARS_MAX
+        && text.rsplit_once(':').is_some_and(|(host, port)| {
+            host.split('.').all(is_label)
+                && (1..=5).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        })
 }
 
-fn consumer_group_id(top: &Obj) -> Result<Option<String>, ConfigError> {
+fn consumer_group_id(top: &Obj, c: &mut Collector) -> Result<Option<String>, ConfigError> {
     let mut found = None;
     for section in [
         "SelfManagedKafkaEventSourceConfig",
@@ -321,18 +745,17 @@ fn consumer_group_id(top: &Obj) -> Result<Option<String>, ConfigError> {
         let Some(config) = top.object(section)? else {
             continue;
         };
-        config.refuse_unknown(&["ConsumerGroupId"])?;
+        c.check_fields(&config);
         let Some(id) = config.str("ConsumerGroupId")? else {
             continue;
         };
-        let valid = (1..=200).contains(&id.chars().count())
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-/*:_+=.@".contains(c));
-        if !valid {
+        if !is_consumer_group_id(id) {
             return Err(config.invalid(
                 "ConsumerGroupId",
-                "allowed 1 to 200 characters of [a-zA-Z0-9-/*:_+=.@-]",
+                &format!(
+                    "allowed 1 to {CONSUMER_GROUP_ID_CHARS_MAX} characters of \
+                     [ a-zA-Z0-9-/*:_+=.@] (botocore's pattern, which admits a space)"
+                ),
             ));
         }
         if found.is_some() {
@@ -346,60 +769,91 @@ fn consumer_group_id(top: &Obj) -> Result<Option<String>, ConfigError> {
     Ok(found)
 }
 
-fn filters(top: &Obj) -> Result<Vec<Pattern>, ConfigError> {
+/// botocore's URI shape: 1 to 200 characters of `[ a-zA-Z0-9-\/*:_+=.@-]`.
+fn is_consumer_group_id(id: &str) -> bool {
+    (1..=CONSUMER_GROUP_ID_CHARS_MAX).contains(&id.chars().count())
+        && id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || " -/*:_+=.@".contains(ch))
+}
+
+fn filters(top: &Obj, c: &mut Collector) -> Result<Vec<Pattern>, ConfigError> {
     let Some(criteria) = top.object("FilterCriteria")? else {
         return Ok(vec![]);
     };
-    criteria.refuse_unknown(&["Filters"])?;
+    c.check_fields(&criteria);
     let Some(list) = criteria.get("Filters") else {
         return Ok(vec![]);
     };
-    let allowed =
-        format!("allowed a list of at most {MAX_FILTERS} {{\"Pattern\": \"...\"}} objects");
+    let allowed = format!(
+        "allowed a list of at most {FILTERS_MAX} {{\"Pattern\": \"...\"}} objects \
+         (Lambda's default quota of filters per event source mapping)"
+    );
     let items = list
         .as_array()
-        .filter(|l| l.len() <= MAX_FILTERS)
+        .filter(|l| l.len() <= FILTERS_MAX)
         .ok_or_else(|| criteria.invalid("Filters", &allowed))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let filter = Obj::nested(item, format!("FilterCriteria.Filters[{i}]"))
-                .ok_or_else(|| criteria.invalid("Filters", &allowed))?;
-            filter.refuse_unknown(&["Pattern"])?;
-            let text = filter.str("Pattern")?.ok_or_else(|| {
-                filter.missing(
-                    "Pattern",
-                    "required: the pattern as a JSON string, e.g. \"{\\\"value\\\": ...}\"",
-                )
-            })?;
-            Pattern::parse(text).map_err(|e| filter.invalid("Pattern", &e))
-        })
-        .collect()
+    let mut patterns = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(filter) = Obj::nested(
+            item,
+            format!("FilterCriteria.Filters[{i}]"),
+            "FilterCriteria.Filters[]".into(),
+        ) else {
+            c.faults.push(criteria.invalid("Filters", &allowed));
+            continue;
+        };
+        c.check_fields(&filter);
+        let pattern = filter_pattern(&filter);
+        if let Some(p) = c.take(pattern) {
+            patterns.push(p);
+        }
+    }
+    Ok(patterns)
 }
 
-fn destination(top: &Obj, source_topic: &str) -> Result<Option<String>, ConfigError> {
+fn filter_pattern(filter: &Obj) -> Result<Pattern, ConfigError> {
+    let text = filter.str("Pattern")?.ok_or_else(|| {
+        filter.missing(
+            "Pattern",
+            "required: the pattern as a JSON string, e.g. \"{\\\"value\\\": ...}\"",
+        )
+    })?;
+    Pattern::parse(text).map_err(|e| filter.invalid("Pattern", &e))
+}
+
+fn destination(
+    top: &Obj,
+    source_topic: &str,
+    c: &mut Collector,
+) -> Result<Option<String>, ConfigError> {
     let Some(config) = top.object("DestinationConfig")? else {
         return Ok(None);
     };
-    config.refuse_unknown(&["OnFailure"])?;
+    c.check_fields(&config);
+    if config.get("OnSuccess").is_some_and(|s| !is_empty(s)) {
+        // botocore: OnSuccess is "Not supported in CreateEventSourceMapping or
+        // UpdateEventSourceMapping".
+        c.faults.push(config.invalid(
+            "OnSuccess",
+            "not supported by CreateEventSourceMapping: did you mean DestinationConfig.OnFailure?",
+        ));
+    }
     let Some(on_failure) = config.object("OnFailure")? else {
         return Ok(None);
     };
-    on_failure.refuse_unknown(&["Destination"])?;
-    let Some(dest) = on_failure.str("Destination")? else {
+    c.check_fields(&on_failure);
+    // get-event-source-mapping prints `"OnFailure": {}` for a mapping without a destination.
+    let Some(dest) = on_failure.str("Destination")?.filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
-    if dest.is_empty() {
-        return Ok(None);
-    }
     let Some(topic) = dest.strip_prefix("kafka://") else {
         return Err(on_failure.invalid(
             "Destination",
             "this project supports kafka://topic destinations (SQS, SNS and S3 ARNs are not supported)",
         ));
     };
-    if !is_topic_name(topic) {
+    if dest.len() > DESTINATION_CHARS_MAX || !is_topic_name(topic) {
         return Err(on_failure.invalid(
             "Destination",
             "allowed kafka://<topic> with a topic of 1 to 249 characters of [a-zA-Z0-9._-], not starting with '.'",
@@ -424,62 +878,71 @@ fn minus_one_or(top: &Obj, field: &str, min: i64, max: i64) -> Result<Option<i64
     }
 }
 
+/// botocore: FunctionResponseTypeList holds at most 1 item, of the enum ReportBatchItemFailures.
 fn response_types(top: &Obj) -> Result<bool, ConfigError> {
     const FIELD: &str = "FunctionResponseTypes";
     let Some(list) = top.get(FIELD) else {
         return Ok(false);
     };
     let allowed = "allowed [\"ReportBatchItemFailures\"] or []";
-    let items = list.as_array().ok_or_else(|| top.invalid(FIELD, allowed))?;
-    if items.iter().any(|t| t != "ReportBatchItemFailures") {
-        return Err(top.invalid(FIELD, allowed));
+    match list.as_array().map(Vec::as_slice) {
+        Some([]) => Ok(false),
+        Some([only]) if only == "ReportBatchItemFailures" => Ok(true),
+        _ => Err(top.invalid(FIELD, allowed)),
     }
-    Ok(!items.is_empty())
 }
 
-fn pollers(top: &Obj) -> Result<(u32, u32), ConfigError> {
+/// (MinimumPollers, MaximumPollers, provisioned mode). An empty ProvisionedPollerConfig is
+/// on-demand mode ("Apache Kafka event poller scaling modes in Lambda": `--provisioned-poller-config
+/// '{}'` returns a mapping to on-demand mode).
+fn pollers(top: &Obj, c: &mut Collector) -> Result<(u32, u32, bool), ConfigError> {
     let Some(config) = top.object("ProvisionedPollerConfig")? else {
-        return Ok((1, 200));
+        return Ok((1, 200, false));
     };
-    config.refuse_unknown(&["MinimumPollers", "MaximumPollers"])?;
-    let min = config.int("MinimumPollers", 1, 200)?.unwrap_or(1);
-    let max = config.int("MaximumPollers", 1, 2000)?.unwrap_or(200);
+    c.check_fields(&config);
+    let min = c.take(config.int("MinimumPollers", 1, MIN_POLLERS_MAX));
+    let max = c.take(config.int("MaximumPollers", 1, MAX_POLLERS_MAX));
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok((1, 200, true));
+    };
+    let provisioned = min.is_some() || max.is_some();
+    let (min, max) = (min.unwrap_or(1), max.unwrap_or(200));
     if max < min {
         return Err(config.invalid(
             "MaximumPollers",
-            &format!("allowed MinimumPollers ({min}) to 2000: must not be below MinimumPollers"),
+            &format!(
+                "allowed MinimumPollers ({min}) to {MAX_POLLERS_MAX}: must not be below MinimumPollers"
+            ),
         ));
     }
-    Ok((min as u32, max as u32))
+    Ok((min as u32, max as u32, provisioned))
 }
 
 // ---- a JSON object at a dotted path --------------------------------------------------------
 
 struct Obj<'a> {
-    /// Dotted path of this object, empty at the top.
+    /// Dotted path of this object, empty at the top, with list indices (`Filters[1]`).
     path: String,
+    /// The same path in the shape, `[]` for list items: the key of [`FIELDS`].
+    schema: String,
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Obj<'a> {
     fn root(value: &'a Value) -> Result<Obj<'a>, ConfigError> {
-        Obj::nested(value, String::new()).ok_or_else(|| ConfigError {
+        Obj::nested(value, String::new(), String::new()).ok_or_else(|| ConfigError {
             field: "(mapping)".into(),
             value: show(value),
             allowed: "must be a JSON object in the CreateEventSourceMapping shape".into(),
         })
     }
 
-    fn nested(value: &'a Value, path: String) -> Option<Obj<'a>> {
-        value.as_object().map(|map| Obj { path, map })
+    fn nested(value: &'a Value, path: String, schema: String) -> Option<Obj<'a>> {
+        value.as_object().map(|map| Obj { path, schema, map })
     }
 
     fn field(&self, name: &str) -> String {
-        if self.path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.path)
-        }
+        join(&self.path, name)
     }
 
     /// The field, `None` when missing or null.
@@ -508,26 +971,11 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn refuse_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
-        let Some(unknown) = self.map.keys().find(|k| !known.contains(&k.as_str())) else {
-            return Ok(());
-        };
-        let allowed = if self.path.is_empty() && UNSUPPORTED_FIELDS.contains(&unknown.as_str()) {
-            "an AWS field this project does not support: remove it".to_string()
-        } else {
-            format!(
-                "unknown field (did you mean {}?)",
-                self.field(nearest(unknown, known))
-            )
-        };
-        Err(self.invalid(unknown, &allowed))
-    }
-
     fn object(&self, name: &str) -> Result<Option<Obj<'a>>, ConfigError> {
         let Some(value) = self.get(name) else {
             return Ok(None);
         };
-        Obj::nested(value, self.field(name))
+        Obj::nested(value, self.field(name), join(&self.schema, name))
             .map(Some)
             .ok_or_else(|| self.invalid(name, "must be a JSON object"))
     }
@@ -575,6 +1023,14 @@ impl<'a> Obj<'a> {
             Some(n) if !(min..=max).contains(&n) => Err(self.invalid(name, &allowed)),
             n => Ok(n),
         }
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
     }
 }
 
@@ -637,13 +1093,31 @@ mod tests {
         v
     }
 
+    /// `with` in provisioned mode, where the error handling controls are available.
+    fn provisioned(field: &str, value: Value) -> Value {
+        let mut v = with(field, value);
+        v["ProvisionedPollerConfig"] = json!({"MinimumPollers": 1});
+        v
+    }
+
+    fn errs(v: Value) -> Vec<ConfigError> {
+        MappingConfig::from_value(&v).unwrap_err().0
+    }
+
+    /// The only fault of `v`.
     fn err(v: Value) -> ConfigError {
-        MappingConfig::from_value(&v).unwrap_err()
+        let mut all = errs(v);
+        assert_eq!(all.len(), 1, "expected one fault: {all:?}");
+        all.remove(0)
+    }
+
+    fn ok(v: Value) -> MappingConfig {
+        MappingConfig::from_value(&v).unwrap()
     }
 
     #[test]
     fn defaults_follow_the_spec_table() {
-        let c = MappingConfig::from_value(&minimal()).unwrap();
+        let c = ok(minimal());
         assert_eq!(c.function_name, "my-fn");
         assert_eq!(c.topic, "orders");
         assert_eq!(c.starting_position, StartingPosition::TrimHorizon);
@@ -659,10 +1133,14 @@ mod tests {
         assert!(c.filters.is_empty() && c.destination_topic.is_none());
         assert_eq!((c.max_retry_attempts, c.max_record_age_s), (None, None));
         assert!(!c.bisect_batch_on_function_error && !c.report_batch_item_failures);
-        assert_eq!((c.min_pollers, c.max_pollers), (1, 200));
+        assert_eq!(
+            (c.min_pollers, c.max_pollers, c.provisioned_mode),
+            (1, 200, false)
+        );
         assert_eq!(c.effective_max_retries(), None);
         assert_eq!(c.event_source(), "SelfManagedKafka");
         assert_eq!(c.group_id("uuid-1"), "uuid-1");
+        assert!(c.ignored_fields.is_empty() && c.warning().is_none());
     }
 
     #[test]
@@ -703,17 +1181,20 @@ mod tests {
         );
         assert_eq!(c.effective_max_retries(), Some(3));
         assert!(c.bisect_batch_on_function_error && c.report_batch_item_failures);
-        assert_eq!((c.min_pollers, c.max_pollers), (2, 2));
+        assert_eq!(
+            (c.min_pollers, c.max_pollers, c.provisioned_mode),
+            (2, 2, true)
+        );
     }
 
     #[test]
     fn infinite_retries_with_a_destination_are_capped_at_ten() {
-        let mut v = with(
+        let mut v = provisioned(
             "DestinationConfig",
             json!({"OnFailure": {"Destination": "kafka://dlq"}}),
         );
         v["MaximumRetryAttempts"] = json!(-1);
-        let c = MappingConfig::from_value(&v).unwrap();
+        let c = ok(v);
         assert_eq!(
             (c.max_retry_attempts, c.effective_max_retries()),
             (None, Some(10))
@@ -722,28 +1203,64 @@ mod tests {
 
     #[test]
     fn messages_name_field_value_and_range() {
+        let text = |v: Value| MappingConfig::from_value(&v).unwrap_err().to_string();
         assert_eq!(
-            err(with("BatchSize", json!(0))).to_string(),
+            text(with("BatchSize", json!(0))),
             "invalid mapping config: BatchSize = 0: allowed 1 to 10000"
         );
         assert_eq!(
-            err(with("StartingPosition", json!("EARLIEST"))).to_string(),
+            text(with("StartingPosition", json!("EARLIEST"))),
             r#"invalid mapping config: StartingPosition = "EARLIEST": allowed TRIM_HORIZON, LATEST, AT_TIMESTAMP"#
         );
         let mut v = minimal();
         v.as_object_mut().unwrap().remove("FunctionName");
         assert_eq!(
-            err(v).to_string(),
+            text(v),
             "invalid mapping config: FunctionName = missing: required"
         );
         assert_eq!(
-            err(with("BatchSzie", json!(5))).to_string(),
+            text(with("BatchSzie", json!(5))),
             "invalid mapping config: BatchSzie = 5: unknown field (did you mean BatchSize?)"
         );
         assert_eq!(
-            err(with("BatchSize", json!("10"))).to_string(),
+            text(with("BatchSize", json!("10"))),
             r#"invalid mapping config: BatchSize = "10": must be an integer; allowed 1 to 10000"#
         );
+    }
+
+    #[test]
+    fn every_fault_is_reported_at_once_one_per_line() {
+        let mut v = with("BatchSize", json!(0));
+        v["MaximumBatchingWindowInSeconds"] = json!(301);
+        v["StartingPosition"] = json!("EARLIEST");
+        v["Topicz"] = json!(["x"]);
+        v["MaximumRetryAttempts"] = json!(3);
+        v["FilterCriteria"] =
+            json!({"Filters": [{"Pattern": "{\"key\": [1]}"}, {"Pattern": "nope"}]});
+        let e = MappingConfig::from_value(&v).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "Topicz",
+                "FilterCriteria.Filters[0].Pattern",
+                "FilterCriteria.Filters[1].Pattern",
+                "StartingPosition",
+                "BatchSize",
+                "MaximumBatchingWindowInSeconds",
+                "MaximumRetryAttempts",
+            ]
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("invalid mapping config: 7 faults\n  - Topicz = "),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  - BatchSize = 0: allowed 1 to 10000\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 8, "{text}");
     }
 
     #[test]
@@ -784,15 +1301,20 @@ mod tests {
                 json!(["Other"]),
                 "ReportBatchItemFailures",
             ),
+            (
+                "FunctionResponseTypes",
+                json!(["ReportBatchItemFailures", "ReportBatchItemFailures"]),
+                "ReportBatchItemFailures",
+            ),
             ("Topics", json!(["a", "b"]), "exactly one"),
             ("Topics", json!([]), "exactly one"),
             ("Topics", json!("orders"), "exactly one"),
             ("Topics", json!(["bad topic"]), "[a-zA-Z0-9._-]"),
-            ("FunctionName", json!(""), "1 to 140"),
+            ("FunctionName", json!(""), "1 to 64"),
             ("FunctionName", json!(7), "string"),
         ];
         for (field, value, expected) in cases {
-            let e = err(with(field, value.clone()));
+            let e = err(provisioned(field, value.clone()));
             assert_eq!(e.field, field, "{value}");
             assert!(e.allowed.contains(expected), "{field} = {value}: {e}");
         }
@@ -808,10 +1330,70 @@ mod tests {
         ];
         for (field, n) in edges {
             assert!(
-                MappingConfig::from_value(&with(field, json!(n))).is_ok(),
+                MappingConfig::from_value(&provisioned(field, json!(n))).is_ok(),
                 "{field} = {n}"
             );
         }
+    }
+
+    #[test]
+    fn error_handling_controls_need_provisioned_mode() {
+        let controls = [
+            ("MaximumRetryAttempts", json!(2)),
+            ("MaximumRecordAgeInSeconds", json!(60)),
+            ("BisectBatchOnFunctionError", json!(true)),
+            ("FunctionResponseTypes", json!(["ReportBatchItemFailures"])),
+        ];
+        for (field, value) in &controls {
+            let e = err(with(field, value.clone()));
+            assert_eq!((e.field.as_str(), &e.value), (*field, &value.to_string()));
+            assert!(e.allowed.contains("ProvisionedPollerConfig"), "{e}");
+            assert!(e.allowed.contains("provisioned mode enabled"), "{e}");
+            assert!(MappingConfig::from_value(&provisioned(field, value.clone())).is_ok());
+        }
+        let kafka = json!({"OnFailure": {"Destination": "kafka://dlq"}});
+        let e = err(with("DestinationConfig", kafka.clone()));
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("DestinationConfig.OnFailure.Destination", "\"kafka://dlq\"")
+        );
+        assert!(e.allowed.contains("ProvisionedPollerConfig"), "{e}");
+        assert!(
+            ok(provisioned("DestinationConfig", kafka))
+                .destination_topic
+                .is_some()
+        );
+        let mut all = minimal();
+        for (field, value) in controls {
+            all[field] = value;
+        }
+        assert_eq!(errs(all).len(), 4);
+    }
+
+    #[test]
+    fn defaults_of_the_error_handling_controls_are_accepted_without_provisioned_mode() {
+        let mut v = minimal();
+        v["MaximumRetryAttempts"] = json!(-1);
+        v["MaximumRecordAgeInSeconds"] = json!(-1);
+        v["BisectBatchOnFunctionError"] = json!(false);
+        v["FunctionResponseTypes"] = json!([]);
+        v["DestinationConfig"] = json!({"OnFailure": {}});
+        let c = ok(v);
+        assert!(c.destination_topic.is_none() && !c.provisioned_mode);
+    }
+
+    #[test]
+    fn an_empty_provisioned_poller_config_is_on_demand_mode() {
+        let mut v = with("ProvisionedPollerConfig", json!({}));
+        assert!(!ok(v.clone()).provisioned_mode);
+        v["MaximumRetryAttempts"] = json!(1);
+        assert!(err(v).allowed.contains("ProvisionedPollerConfig"));
+        let max_only = ok(with(
+            "ProvisionedPollerConfig",
+            json!({"MaximumPollers": 3}),
+        ));
+        assert_eq!((max_only.min_pollers, max_only.max_pollers), (1, 3));
+        assert!(max_only.provisioned_mode);
     }
 
     #[test]
@@ -827,8 +1409,7 @@ mod tests {
         );
         let future = chrono::Utc::now().timestamp() + 3600;
         assert!(
-            at(json!(future))
-                .unwrap_err()
+            at(json!(future)).unwrap_err().0[0]
                 .allowed
                 .contains("not in the future")
         );
@@ -875,28 +1456,49 @@ mod tests {
 
     #[test]
     fn bootstrap_servers_are_host_port_lists() {
+        let servers = |list: Value| {
+            with(
+                "SelfManagedEventSource",
+                json!({"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": list}}),
+            )
+        };
+        let eleven: Vec<String> = (1..=11)
+            .map(|i| format!("b-{i}.example.com:9092"))
+            .collect();
         for bad in [
             json!([]),
             json!(["localhost"]),
             json!(["h:0"]),
             json!(["h:x"]),
+            json!(["h:+80"]),
+            json!(["h:65536"]),
             json!("h:1"),
             json!([":9092"]),
+            json!(["-h:1"]),
+            json!(["a..b:1"]),
+            json!(["[::1]:9092"]),
+            json!(eleven),
         ] {
-            let v = with(
-                "SelfManagedEventSource",
-                json!({"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": bad}}),
-            );
+            let e = err(servers(bad.clone()));
             assert_eq!(
-                err(v).field,
-                "SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS"
+                e.field, "SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS",
+                "{bad}"
             );
+            assert!(e.allowed.contains("1 to 10"), "{e}");
         }
-        let v = with(
+        let ten = json!(eleven[..10].to_vec());
+        assert_eq!(ok(servers(ten)).bootstrap_servers.len(), 10);
+        let real = json!([
+            "b-1.my-cluster.abc123.c2.kafka.us-east-1.amazonaws.com:9096",
+            "10.0.0.7:9092"
+        ]);
+        assert_eq!(ok(servers(real)).bootstrap_servers.len(), 2);
+        // The misspelt key, and the list it leaves missing.
+        let e = errs(with(
             "SelfManagedEventSource",
             json!({"Endpoints": {"KAFKA_BOOTSTRAP_SERVER": ["h:1"]}}),
-        );
-        let e = err(v);
+        ))
+        .remove(0);
         assert_eq!(
             e.field,
             "SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVER"
@@ -908,22 +1510,19 @@ mod tests {
     }
 
     #[test]
-    fn consumer_group_ids() {
+    fn consumer_group_ids_follow_botocores_pattern() {
         let group = |id: Value| {
             with(
                 "SelfManagedKafkaEventSourceConfig",
                 json!({"ConsumerGroupId": id}),
             )
         };
-        assert_eq!(
-            MappingConfig::from_value(&group(json!("g-1")))
-                .unwrap()
-                .group_id("u"),
-            "g-1"
-        );
+        assert_eq!(ok(group(json!("g-1"))).group_id("u"), "g-1");
+        // botocore's URI pattern admits a space.
+        assert_eq!(ok(group(json!("my group"))).group_id("u"), "my group");
         for bad in [
             json!(""),
-            json!("has space"),
+            json!("bad!group"),
             json!("x".repeat(201)),
             json!("é"),
         ] {
@@ -937,7 +1536,7 @@ mod tests {
     #[test]
     fn destinations() {
         let dest = |d: &str| {
-            with(
+            provisioned(
                 "DestinationConfig",
                 json!({"OnFailure": {"Destination": d}}),
             )
@@ -951,26 +1550,28 @@ mod tests {
         assert!(err(dest("kafka://orders")).allowed.contains("source topic"));
         assert!(err(dest("kafka://")).allowed.contains("kafka://<topic>"));
         assert!(err(dest("kafka://.x")).allowed.contains("kafka://<topic>"));
-        assert_eq!(
-            MappingConfig::from_value(&dest(""))
-                .unwrap()
-                .destination_topic,
-            None
-        );
+        assert_eq!(ok(dest("")).destination_topic, None);
         let on_success = with(
             "DestinationConfig",
             json!({"OnSuccess": {"Destination": "kafka://x"}}),
         );
+        let e = err(on_success);
+        assert_eq!(e.field, "DestinationConfig.OnSuccess");
         assert!(
-            err(on_success)
-                .allowed
+            e.allowed
                 .contains("did you mean DestinationConfig.OnFailure?")
         );
+        let printed = with(
+            "DestinationConfig",
+            json!({"OnFailure": {}, "OnSuccess": {}}),
+        );
+        assert_eq!(ok(printed).destination_topic, None);
     }
 
     #[test]
     fn filters_are_parsed_and_errors_point_at_the_filter() {
         let f = |filters: Value| with("FilterCriteria", json!({"Filters": filters}));
+        let pattern = json!({"Pattern": "{\"value\": [1]}"});
         let bad = err(f(
             json!([{"Pattern": "{\"value\": {\"a\": [1]}}"}, {"Pattern": "{\"key\": [1]}"}]),
         ));
@@ -978,18 +1579,21 @@ mod tests {
         assert!(bad.allowed.contains("\"value\""));
         let object = err(f(json!([{"Pattern": {"value": [1]}}])));
         assert!(object.allowed.contains("string"), "{object}");
-        let too_many = json!(
-            (0..11)
-                .map(|_| json!({"Pattern": "{\"value\": [1]}"}))
-                .collect::<Vec<_>>()
-        );
-        assert!(err(f(too_many)).allowed.contains("at most 10"));
+        let six = json!(vec![pattern.clone(); 6]);
+        let too_many = err(f(six));
+        assert!(too_many.allowed.contains("at most 5"), "{too_many}");
+        assert_eq!(ok(f(json!(vec![pattern; 5]))).filters.len(), 5);
+        assert_eq!(ok(f(json!([]))).filters.len(), 0);
+        let typo = errs(f(
+            json!([{"Patern": "{}"}, {"Pattern": "{\"value\": [1]}"}]),
+        ));
+        let fields: Vec<&str> = typo.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
-            MappingConfig::from_value(&f(json!([])))
-                .unwrap()
-                .filters
-                .len(),
-            0
+            fields,
+            [
+                "FilterCriteria.Filters[0].Patern",
+                "FilterCriteria.Filters[0].Pattern"
+            ]
         );
     }
 
@@ -1014,29 +1618,158 @@ mod tests {
         let below = err(p(json!({"MinimumPollers": 5, "MaximumPollers": 3})));
         assert_eq!(below.field, "ProvisionedPollerConfig.MaximumPollers");
         assert!(below.allowed.contains("MinimumPollers (5)"));
-        let c = MappingConfig::from_value(&p(json!({"MaximumPollers": 4}))).unwrap();
+        let c = ok(p(json!({"MaximumPollers": 4})));
         assert_eq!((c.min_pollers, c.max_pollers), (1, 4));
     }
 
     #[test]
-    fn unknown_and_unsupported_fields_are_refused() {
-        let e = err(with("UUID", json!("abc")));
+    fn function_names_follow_botocores_pattern() {
+        let good = [
+            ("my-fn", "my-fn"),
+            ("my_fn.v2", "my_fn.v2"),
+            ("my-fn:PROD", "my-fn"),
+            ("my-fn:$LATEST", "my-fn"),
+            ("123456789012:function:f", "f"),
+            ("arn:aws:lambda:us-east-1:123456789012:function:f", "f"),
+            ("arn:aws:lambda:us-east-1:123456789012:function:f:7", "f"),
+            (
+                "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f",
+                "f",
+            ),
+            (
+                "arn:aws-iso-b:lambda:us-isob-east-1:123456789012:function:f",
+                "f",
+            ),
+            ("arn:aws:lambda:eusc-de-east-1:123456789012:function:f", "f"),
+            ("function", "function"),
+            ("arn:prod", "arn"),
+        ];
+        for (text, name) in good {
+            assert_eq!(function_base_name(text), Some(name), "{text}");
+        }
+        let long_name = "f".repeat(FUNCTION_NAME_CHARS_MAX + 1);
+        let qualifier = "q".repeat(FUNCTION_ARN_CHARS_MAX);
+        let too_long = format!("my-fn:{qualifier}");
+        for bad in [
+            "",
+            "my fn",
+            "my-fn:",
+            "my-fn:a:b",
+            "arn:aws:lambda:us-east-1:123456789012:function:",
+            "arn:aws:s3:::bucket",
+            "my-fn:$PROD",
+            long_name.as_str(),
+            too_long.as_str(),
+        ] {
+            assert_eq!(function_base_name(bad), None, "{bad}");
+            let e = err(with("FunctionName", json!(bad)));
+            assert!(e.allowed.contains("at most 256"), "{e}");
+        }
+        let at_limit = format!("my-fn:{}", &qualifier[..FUNCTION_ARN_CHARS_MAX - 6]);
+        assert_eq!(function_base_name(&at_limit), Some("my-fn"));
+    }
+
+    #[test]
+    fn get_event_source_mapping_output_is_accepted() {
+        let pasted = json!({
+            "UUID": "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 0,
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:process",
+            "LastModified": 1_732_700_000.0,
+            "LastProcessingResult": "OK",
+            "State": "Enabled",
+            "StateTransitionReason": "USER_INITIATED",
+            "Topics": ["orders"],
+            "SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:123456789012:secret:k"}],
+            "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b-1.example.com:9092", "b-2.example.com:9092"]}},
+            "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "orders-group"},
+            "DestinationConfig": {"OnFailure": {}},
+            "EventSourceMappingArn": "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:a1b2c3d4-5678-90ab-cdef-11111EXAMPLE",
+            "FilterCriteriaError": null,
+            "MetricsConfig": {"Metrics": ["EventCount"]},
+            "LoggingConfig": {},
+        });
+        let c = ok(pasted.clone());
+        assert_eq!(
+            c.function_name,
+            "arn:aws:lambda:us-east-1:123456789012:function:process"
+        );
+        assert_eq!(c.destination_topic, None);
+        assert_eq!(c.bootstrap_servers.len(), 2);
+        assert_eq!(
+            c.ignored_fields,
+            ["MetricsConfig", "SourceAccessConfigurations"]
+        );
+        let warning = c.warning().unwrap();
+        assert!(
+            warning.contains(": MetricsConfig, SourceAccessConfigurations"),
+            "{warning}"
+        );
+        let listed = json!({"EventSourceMappings": [pasted.clone()], "NextMarker": null});
+        assert_eq!(ok(listed).topic, "orders");
+        for count in [0, 2] {
+            let list = json!({"EventSourceMappings": vec![pasted.clone(); count]});
+            let e = err(list);
+            assert_eq!(
+                (e.field.as_str(), e.value.clone()),
+                ("EventSourceMappings", format!("{count} mappings"))
+            );
+        }
+        let mut named = pasted;
+        named["FunctionName"] = json!("other");
+        assert_eq!(ok(named).function_name, "other");
+    }
+
+    #[test]
+    fn not_emulated_fields_are_named_in_one_warning_and_unknown_ones_refused() {
+        let mut v = with("Tags", json!({"team": "a"}));
+        v["KMSKeyArn"] = json!("arn:aws:kms:us-east-1:123456789012:key/k");
+        v["SelfManagedKafkaEventSourceConfig"] = json!({"ConsumerGroupId": "g", "SchemaRegistryConfig": {"SchemaRegistryURI": "https://r"}});
+        v["ProvisionedPollerConfig"] = json!({"MinimumPollers": 1, "PollerGroupName": "shared"});
+        let c = ok(v);
+        assert_eq!(
+            c.ignored_fields,
+            [
+                "KMSKeyArn",
+                "ProvisionedPollerConfig.PollerGroupName",
+                "SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig",
+                "Tags",
+            ]
+        );
+        assert_eq!(c.warning().unwrap().matches("Tags").count(), 1);
+        let e = err(with("Frobnicate", json!(1)));
         assert!(e.allowed.starts_with("unknown field (did you mean"), "{e}");
-        let e = err(with("SourceAccessConfigurations", json!([])));
-        assert!(e.allowed.contains("does not support"), "{e}");
+        let nested = err(with("ProvisionedPollerConfig", json!({"MinPollers": 1})));
+        assert_eq!(nested.field, "ProvisionedPollerConfig.MinPollers");
+        assert!(
+            nested
+                .allowed
+                .contains("did you mean ProvisionedPollerConfig.MinimumPollers?")
+        );
         assert!(MappingConfig::from_value(&with("BatchSize", Value::Null)).is_ok());
         assert!(
-            MappingConfig::from_json("[]")
-                .unwrap_err()
+            MappingConfig::from_json("[]").unwrap_err().0[0]
                 .allowed
                 .contains("JSON object")
         );
         assert!(
-            MappingConfig::from_json("{")
-                .unwrap_err()
+            MappingConfig::from_json("{").unwrap_err().0[0]
                 .allowed
                 .contains("not JSON")
         );
+    }
+
+    #[test]
+    fn every_object_listed_reads_distinct_fields() {
+        for object in FIELDS {
+            let all = [object.read, object.not_emulated].concat();
+            let mut sorted = all.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), all.len(), "{}", object.path);
+        }
     }
 
     proptest! {
@@ -1050,13 +1783,18 @@ mod tests {
         }
 
         #[test]
-        fn misspelt_fields_suggest_the_intended_one(i in 0..TOP_FIELDS.len(), cut in any::<prop::sample::Index>()) {
-            let field = TOP_FIELDS[i];
+        fn misspelt_fields_suggest_the_intended_one(i in 0..FIELDS[0].read.len(), cut in any::<prop::sample::Index>()) {
+            let field = FIELDS[0].read[i];
             let pos = cut.index(field.len());
             let typo = format!("{}{}", &field[..pos], &field[pos + 1..]);
             let e = err(with(&typo, json!(1)));
             prop_assert_eq!(e.field, typo);
             prop_assert_eq!(e.allowed, format!("unknown field (did you mean {field}?)"));
+        }
+
+        #[test]
+        fn function_base_name_never_panics(text in "[a-z0-9:$.-]{0,40}") {
+            let _ = function_base_name(&text);
         }
     }
 }

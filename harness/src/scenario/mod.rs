@@ -51,7 +51,7 @@ pub enum ScenarioError {
     #[error(transparent)]
     TimedOut(#[from] wait::TimedOut),
     #[error(transparent)]
-    Config(#[from] esm::config::ConfigError),
+    Config(#[from] esm::config::ConfigErrors),
     /// A scenario that asks for something it did not set up, or an impossible value.
     #[error("{0}")]
     Usage(String),

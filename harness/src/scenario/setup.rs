@@ -127,7 +127,8 @@ impl Scenario {
         self.define_mapping(name, config)
     }
 
-    /// "an event source mapping M configured as: json".
+    /// "an event source mapping M configured as: json" (the get-event-source-mapping output of a
+    /// real mapping may be pasted: FunctionArn then names the function).
     pub fn define_mapping(&mut self, name: &str, config: Value) -> Result<()> {
         if self.mappings.contains_key(name) {
             return Err(usage(format!("the mapping {name:?} is already defined")));
@@ -137,10 +138,7 @@ impl Scenario {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let function = config["FunctionName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let function = mock_function_name(&config);
         self.mappings.insert(
             name.to_string(),
             MappingDef {
@@ -232,6 +230,9 @@ impl Scenario {
         }
         self.ensure_topic(&topic).await?;
         let def = self.mapping_def(name)?;
+        for note in replaced_by_test_broker(&def.config, &self.mapping_bootstrap()?) {
+            tracing::info!(mapping = name, "{note}");
+        }
         let (config, group) = self.real_config(def)?;
         let parsed = esm::config::MappingConfig::from_value(&config).map_err(|e| {
             usage(format!(
@@ -473,6 +474,48 @@ impl Scenario {
     }
 }
 
+/// The function the mock Lambda serves for a mapping: the name inside FunctionName, or inside
+/// FunctionArn when a pasted get-event-source-mapping output has no FunctionName.
+fn mock_function_name(config: &Value) -> String {
+    let given = config["FunctionName"]
+        .as_str()
+        .or_else(|| config["FunctionArn"].as_str())
+        .unwrap_or_default();
+    esm::config::function_base_name(given)
+        .unwrap_or(given)
+        .to_string()
+}
+
+/// What a pasted mapping names that the scenario replaces: its bootstrap servers (by the test
+/// broker's), its MSK cluster (the test broker stands for it) and its function ARN (the mock's).
+fn replaced_by_test_broker(pasted: &Value, bootstrap: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    let servers = &pasted["SelfManagedEventSource"]["Endpoints"]["KAFKA_BOOTSTRAP_SERVERS"];
+    if let Some(list) = servers.as_array().filter(|l| !l.is_empty()) {
+        let list: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+        notes.push(format!(
+            "pasted bootstrap servers {} replaced by the test broker's {bootstrap}",
+            list.join(",")
+        ));
+    }
+    if let Some(arn) = pasted["EventSourceArn"].as_str() {
+        notes.push(format!(
+            "MSK cluster {arn} stands for the test broker {bootstrap}"
+        ));
+    }
+    let function = pasted["FunctionName"]
+        .as_str()
+        .or_else(|| pasted["FunctionArn"].as_str())
+        .unwrap_or_default();
+    if function.starts_with("arn:") || function.contains(":function:") {
+        notes.push(format!(
+            "function {function} is served by the mock Lambda as {:?}",
+            mock_function_name(pasted)
+        ));
+    }
+    notes
+}
+
 /// Sets a mapping field from a table row: AWS field names, dotted paths for nested fields,
 /// `ConsumerGroupId` and `FilterCriteria` as shorthands.
 pub fn set_table_field(config: &mut Value, key: &str, value: &str) -> Result<()> {
@@ -542,4 +585,44 @@ pub(super) fn table_value(text: &str) -> Value {
         return v;
     }
     Value::String(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dotted_table_key_sets_provisioned_mode() {
+        let mut config = json!({ "FunctionName": "f", "Topics": ["t"] });
+        set_table_field(&mut config, "ProvisionedPollerConfig.MinimumPollers", "1").unwrap();
+        set_table_field(&mut config, "ProvisionedPollerConfig.MaximumPollers", "4").unwrap();
+        assert_eq!(
+            config["ProvisionedPollerConfig"],
+            json!({"MinimumPollers": 1, "MaximumPollers": 4})
+        );
+    }
+
+    #[test]
+    fn a_pasted_mapping_names_what_the_scenario_replaces() {
+        let pasted = json!({
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:process",
+            "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b-1.example.com:9092", "b-2.example.com:9092"]}},
+        });
+        assert_eq!(mock_function_name(&pasted), "process");
+        assert_eq!(
+            replaced_by_test_broker(&pasted, "127.0.0.1:1"),
+            [
+                "pasted bootstrap servers b-1.example.com:9092,b-2.example.com:9092 replaced by the test broker's 127.0.0.1:1",
+                "function arn:aws:lambda:us-east-1:123456789012:function:process is served by the mock Lambda as \"process\"",
+            ]
+        );
+        let msk = json!({"FunctionName": "process", "EventSourceArn": "arn:aws:kafka:us-east-1:1:cluster/c/x"});
+        assert_eq!(
+            replaced_by_test_broker(&msk, "127.0.0.1:1"),
+            [
+                "MSK cluster arn:aws:kafka:us-east-1:1:cluster/c/x stands for the test broker 127.0.0.1:1"
+            ]
+        );
+        assert!(replaced_by_test_broker(&json!({"FunctionName": "process"}), "h:1").is_empty());
+    }
 }
