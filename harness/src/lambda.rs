@@ -27,10 +27,14 @@ pub const MALFORMED_MAX: usize = 10_000;
 pub enum Mode {
     Succeed,
     Fail,
-    FailTimes { remaining: u32 },
+    FailTimes {
+        remaining: u32,
+    },
     FailWhenValueContains(String),
     ReportItemFailuresWhenValueContains(String),
-    ThrottleTimes { remaining: u32 },
+    ThrottleTimes {
+        remaining: u32,
+    },
     /// Every call answers 200 with an error body and no `X-Amz-Function-Error` header, as the
     /// Runtime Interface Emulator and `sam local` do. Still a function error: AWS's "Configuring
     /// error handling controls for Kafka event sources" (lambda/latest/dg/kafka-retry-
@@ -38,7 +42,10 @@ pub enum Mode {
     FailLikeLocalRuntime,
     /// The next `remaining` calls get a Lambda service error (`status`, a 5xx) that never
     /// reached the function; later calls succeed.
-    ServiceErrorTimes { status: u16, remaining: u32 },
+    ServiceErrorTimes {
+        status: u16,
+        remaining: u32,
+    },
 }
 
 /// One call of the mock function, as the mock saw it.
@@ -376,9 +383,10 @@ fn decision_response(decision: &Decision) -> (ResponseTemplate, InvocationOutcom
             InvocationOutcome::FunctionError,
         ),
         // Still a function error: the handler ran and threw; only the header is missing.
-        Decision::FailWithoutHeader => {
-            (json(200, function_error_body()), InvocationOutcome::FunctionError)
-        }
+        Decision::FailWithoutHeader => (
+            json(200, function_error_body()),
+            InvocationOutcome::FunctionError,
+        ),
         Decision::Partial(failures) => {
             let items: Vec<_> = failures
                 .iter()
@@ -404,7 +412,7 @@ fn decision_response(decision: &Decision) -> (ResponseTemplate, InvocationOutcom
                 *status,
                 "Service",
                 "ServiceException",
-                    "The Lambda service failed; the function was not invoked.",
+                "The Lambda service failed; the function was not invoked.",
             ),
             InvocationOutcome::ServiceError,
         ),
@@ -999,7 +1007,8 @@ mod tests {
         let (mock, history) = started(Mode::ServiceErrorTimes {
             status: 503,
             remaining: 2,
-        }).await;
+        })
+        .await;
         mock.set_delay_ms("process", 300);
         let body = event(&[("o", 0, 1, "a")]);
         let mut statuses = Vec::new();

@@ -950,7 +950,10 @@ mod tests {
         ] {
             assert_eq!(matching(text).len(), 1, "{text}");
         }
-        assert!(matching("a Lambda function 'process' whose endpoint answers 429 1 time then succeeds").is_empty());
+        assert!(
+            matching("a Lambda function 'process' whose endpoint answers 429 1 time then succeeds")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -649,13 +649,9 @@ impl Scenario {
             Some(attempt) => attempt,
             None => self.attempt_refused_start(name).await?,
         };
-        let (status, log) = attempt
-            .map_err(|why| failed(format!("the mapping {name:?} started: {why}")))?;
-        let missing: Vec<&str> = texts
-            .iter()
-            .copied()
-            .filter(|t| !log.contains(t))
-            .collect();
+        let (status, log) =
+            attempt.map_err(|why| failed(format!("the mapping {name:?} started: {why}")))?;
+        let missing: Vec<&str> = texts.iter().copied().filter(|t| !log.contains(t)).collect();
         if !missing.is_empty() {
             return Err(failed(format!(
                 "the mapping {name:?} failed to start ({status}), but its error does not mention {missing:?}:\n{log}"

@@ -61,20 +61,24 @@ step!(failure_record_field_matches, |s, a| {
     let regex = Regex::new(&pattern)
         .map_err(|e| anyhow::anyhow!("{pattern:?} is not a regular expression: {e}"))?;
     let expected = format!("matches {pattern:?}");
-    Ok(s.assert_failure_record_field(&a.text(1), &a.text(2), &expected, &|v| {
-        regex.is_match(v)
-    })
-    .await?)
+    Ok(
+        s.assert_failure_record_field(&a.text(1), &a.text(2), &expected, &|v| regex.is_match(v))
+            .await?,
+    )
 });
 step!(failure_record_field_is, |s, a| {
     let wanted = a.text(3);
     let expected = format!("is {wanted:?}");
-    Ok(s.assert_failure_record_field(&a.text(1), &a.text(2), &expected, &|v| v == wanted)
-        .await?)
+    Ok(
+        s.assert_failure_record_field(&a.text(1), &a.text(2), &expected, &|v| v == wanted)
+            .await?,
+    )
 });
 step!(fails_to_start_naming_both, |s, a| {
-    Ok(s.assert_fails_to_start(&a.text(1), &[&a.text(2), &a.text(3)])
-        .await?)
+    Ok(
+        s.assert_fails_to_start(&a.text(1), &[&a.text(2), &a.text(3)])
+            .await?,
+    )
 });
 
 pub(super) fn definitions() -> Vec<StepDef> {
