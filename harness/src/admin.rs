@@ -287,14 +287,29 @@ impl Admin {
         value: Option<&[u8]>,
         headers: &[(String, Vec<u8>)],
     ) -> Result<Produced, AdminError> {
-        self.produce_to(topic, None, key, value, headers).await
+        self.produce_to(topic, None, None, key, value, headers)
+            .await
     }
 
-    /// Produces one record to a chosen partition (or the key's, when `None`).
+    /// Produces one record whose CreateTime is `timestamp_ms` (epoch milliseconds) rather than
+    /// now; `value` None is a tombstone.
+    pub async fn produce_stamped(
+        &self,
+        topic: &str,
+        value: Option<&[u8]>,
+        timestamp_ms: i64,
+    ) -> Result<Produced, AdminError> {
+        self.produce_to(topic, None, Some(timestamp_ms), None, value, &[])
+            .await
+    }
+
+    /// Produces one record to a chosen partition (or the key's, when `None`), stamped
+    /// `timestamp_ms` (or now, when `None`).
     pub async fn produce_to(
         &self,
         topic: &str,
         partition: Option<i32>,
+        timestamp_ms: Option<i64>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[(String, Vec<u8>)],
@@ -315,6 +330,9 @@ impl Admin {
         }
         if let Some(p) = partition {
             record = record.partition(p);
+        }
+        if let Some(ms) = timestamp_ms {
+            record = record.timestamp(ms);
         }
         let target = format!("topic {topic}");
         let sent = self
@@ -350,7 +368,14 @@ impl Admin {
             let (admin, topic, headers) = (self.clone(), topic.to_string(), headers.clone());
             async move {
                 admin
-                    .produce_to(&topic, None, key.as_deref(), value.as_deref(), &headers)
+                    .produce_to(
+                        &topic,
+                        None,
+                        None,
+                        key.as_deref(),
+                        value.as_deref(),
+                        &headers,
+                    )
                     .await
             }
         });

@@ -61,9 +61,14 @@ struct Inv<'a> {
 }
 
 impl Inv<'_> {
-    /// Whether the function really ran on these records (a throttle or a refused event did not).
+    /// Whether the function really ran on these records (a throttle, a service error or a
+    /// refused event did not).
     fn reached_function(&self) -> bool {
-        !self.malformed && self.outcome != InvocationOutcome::Throttled
+        !self.malformed
+            && !matches!(
+                self.outcome,
+                InvocationOutcome::Throttled | InvocationOutcome::ServiceError
+            )
     }
 }
 
@@ -128,7 +133,9 @@ fn succeeded<'a>(inv: &Inv<'a>, topic: &str) -> Vec<&'a RecordRef> {
                 )
                 .collect()
         }
-        InvocationOutcome::FunctionError | InvocationOutcome::Throttled => Vec::new(),
+        InvocationOutcome::FunctionError
+        | InvocationOutcome::Throttled
+        | InvocationOutcome::ServiceError => Vec::new(),
     }
 }
 

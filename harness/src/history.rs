@@ -35,6 +35,9 @@ pub enum InvocationOutcome {
     FunctionError,
     /// 429.
     Throttled,
+    /// A Lambda service error: a 5xx without a function error body. The batch never reached
+    /// the function.
+    ServiceError,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

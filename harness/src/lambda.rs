@@ -27,10 +27,25 @@ pub const MALFORMED_MAX: usize = 10_000;
 pub enum Mode {
     Succeed,
     Fail,
-    FailTimes { remaining: u32 },
+    FailTimes {
+        remaining: u32,
+    },
     FailWhenValueContains(String),
     ReportItemFailuresWhenValueContains(String),
-    ThrottleTimes { remaining: u32 },
+    ThrottleTimes {
+        remaining: u32,
+    },
+    /// Every call answers 200 with an error body and no `X-Amz-Function-Error` header, as the
+    /// Runtime Interface Emulator and `sam local` do. Still a function error: AWS's "Configuring
+    /// error handling controls for Kafka event sources" (lambda/latest/dg/kafka-retry-
+    /// configurations.html) retries "when your function returns an error".
+    FailLikeLocalRuntime,
+    /// The next `remaining` calls get a Lambda service error (`status`, a 5xx) that never
+    /// reached the function; later calls succeed.
+    ServiceErrorTimes {
+        status: u16,
+        remaining: u32,
+    },
 }
 
 /// One call of the mock function, as the mock saw it.
@@ -196,9 +211,7 @@ fn check_record(list_key: &str, r: WireRecord) -> Result<InvokedRecord, String> 
 fn decode_base64(at: &str, field: &str, text: Option<&str>) -> Result<Option<Vec<u8>>, String> {
     match text {
         None => Ok(None),
-        Some("") => Err(format!(
-            "{at}: {field} is \"\"; a null {field} is left out or null"
-        )),
+        // A zero-length value is "" (ESM-SPEC 2): it stays distinct from a null one.
         Some(t) => base64::engine::general_purpose::STANDARD
             .decode(t)
             .map(Some)
@@ -268,8 +281,26 @@ struct Shared {
 enum Decision {
     Succeed,
     Fail,
+    FailWithoutHeader,
     Partial(Vec<ItemFailure>),
     Throttle,
+    ServiceError(u16),
+}
+
+impl Decision {
+    /// Answers the function never ran for come back at once, whatever the scripted delay.
+    fn reaches_function(&self) -> bool {
+        !matches!(self, Decision::Throttle | Decision::ServiceError(_))
+    }
+
+    /// The HTTP status of the answer.
+    fn status(&self) -> u16 {
+        match self {
+            Decision::Throttle => 429,
+            Decision::ServiceError(status) => *status,
+            _ => 200,
+        }
+    }
 }
 
 fn value_contains(record: &InvokedRecord, needle: &str) -> bool {
@@ -295,6 +326,12 @@ fn decide(mode: &mut Mode, records: &[InvokedRecord]) -> Decision {
             Decision::Throttle
         }
         Mode::ThrottleTimes { .. } => Decision::Succeed,
+        Mode::FailLikeLocalRuntime => Decision::FailWithoutHeader,
+        Mode::ServiceErrorTimes { status, remaining } if *remaining > 0 => {
+            *remaining -= 1;
+            Decision::ServiceError(*status)
+        }
+        Mode::ServiceErrorTimes { .. } => Decision::Succeed,
         Mode::FailWhenValueContains(s) => {
             if records.iter().any(|r| value_contains(r, s)) {
                 Decision::Fail
@@ -316,12 +353,23 @@ fn decide(mode: &mut Mode, records: &[InvokedRecord]) -> Decision {
 }
 
 fn error_response(status: u16, error_type: &str, message: &str) -> ResponseTemplate {
+    api_error(status, "User", error_type, message)
+}
+
+/// An error of the Invoke API itself (not of the function), in the shape its REST-JSON
+/// protocol uses: `x-amzn-ErrorType` and a `{"Type", "message"}` body, never `errorMessage`.
+fn api_error(status: u16, fault: &str, error_type: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .insert_header("x-amzn-ErrorType", error_type)
         .set_body_raw(
-            serde_json::json!({"Type": "User", "message": message}).to_string(),
+            serde_json::json!({"Type": fault, "message": message}).to_string(),
             "application/json",
         )
+}
+
+/// The body a handler's exception produces: what every runtime writes on a function error.
+fn function_error_body() -> serde_json::Value {
+    serde_json::json!({"errorMessage": "scripted failure", "errorType": "Error", "stackTrace": []})
 }
 
 fn decision_response(decision: &Decision) -> (ResponseTemplate, InvocationOutcome) {
@@ -331,11 +379,12 @@ fn decision_response(decision: &Decision) -> (ResponseTemplate, InvocationOutcom
     match decision {
         Decision::Succeed => (json(200, serde_json::json!({})), InvocationOutcome::Success),
         Decision::Fail => (
-            json(
-                200,
-                serde_json::json!({"errorMessage": "scripted failure", "errorType": "Error"}),
-            )
-            .insert_header("X-Amz-Function-Error", "Unhandled"),
+            json(200, function_error_body()).insert_header("X-Amz-Function-Error", "Unhandled"),
+            InvocationOutcome::FunctionError,
+        ),
+        // Still a function error: the handler ran and threw; only the header is missing.
+        Decision::FailWithoutHeader => (
+            json(200, function_error_body()),
             InvocationOutcome::FunctionError,
         ),
         Decision::Partial(failures) => {
@@ -357,6 +406,15 @@ fn decision_response(decision: &Decision) -> (ResponseTemplate, InvocationOutcom
             error_response(429, "TooManyRequestsException", "Rate Exceeded.")
                 .insert_header("Retry-After", "0"),
             InvocationOutcome::Throttled,
+        ),
+        Decision::ServiceError(status) => (
+            api_error(
+                *status,
+                "Service",
+                "ServiceException",
+                "The Lambda service failed; the function was not invoked.",
+            ),
+            InvocationOutcome::ServiceError,
         ),
     }
 }
@@ -421,10 +479,10 @@ impl Shared {
             .get_mut(&function)
             .expect("resolved function exists");
         let decision = decide(&mut f.mode, &event.records);
-        let delay_ms = if matches!(decision, Decision::Throttle) {
-            0
-        } else {
+        let delay_ms = if decision.reaches_function() {
             f.delay_ms
+        } else {
+            0
         };
         let end_ms = start_ms + delay_ms;
         if delay_ms > 0 {
@@ -432,6 +490,7 @@ impl Shared {
             f.pending_end_ms.push(end_ms);
         }
         let (template, outcome) = decision_response(&decision);
+        let status = decision.status();
         let item_failures = match decision {
             Decision::Partial(failures) => failures,
             _ => Vec::new(),
@@ -441,7 +500,7 @@ impl Shared {
             function,
             start_ms,
             end_ms,
-            status: template_status(&outcome),
+            status,
             outcome,
             records: event.records,
             item_failures,
@@ -500,13 +559,6 @@ impl Shared {
             }
             state.invocations_dropped += 1;
         }
-    }
-}
-
-fn template_status(outcome: &InvocationOutcome) -> u16 {
-    match outcome {
-        InvocationOutcome::Throttled => 429,
-        _ => 200,
     }
 }
 
@@ -893,9 +945,6 @@ mod tests {
         let mut wrong_key = event(&[("o", 0, 1, "a")]);
         wrong_key["records"]["o-0"][0]["partition"] = json!(3);
         assert_malformed(wrong_key, "disagrees").await;
-        let mut empty_value = event(&[("o", 0, 1, "a")]);
-        empty_value["records"]["o-0"][0]["value"] = json!("");
-        assert_malformed(empty_value, "value is \"\"").await;
         assert_malformed(event(&[("o", 0, 2, "a"), ("o", 0, 1, "b")]), "must ascend").await;
         let mut msk_without_arn = event(&[("o", 0, 1, "a")]);
         msk_without_arn["eventSource"] = json!("aws:kafka");
@@ -923,6 +972,62 @@ mod tests {
         let parsed = parse_event(body.to_string().as_bytes()).unwrap();
         assert_eq!(parsed.records[0].key, None);
         assert_eq!(parsed.event_source, "aws:kafka");
+    }
+
+    #[test]
+    fn an_empty_value_is_empty_and_a_missing_one_is_null() {
+        let mut body = event(&[("o", 0, 1, "a"), ("o", 0, 2, "b")]);
+        body["records"]["o-0"][0]["value"] = json!("");
+        body["records"]["o-0"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("value");
+        let parsed = parse_event(body.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.records[0].value, Some(Vec::new()));
+        assert_eq!(parsed.records[1].value, None);
+    }
+
+    #[tokio::test]
+    async fn fails_like_a_local_runtime_without_the_header() {
+        let (mock, _) = started(Mode::FailLikeLocalRuntime).await;
+        let res = invoke(&mock, "process", &event(&[("o", 0, 1, "a")])).await;
+        assert_eq!(res.status(), 200);
+        assert!(!res.headers().contains_key("X-Amz-Function-Error"));
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["errorType"], "Error");
+        assert!(body["errorMessage"].is_string());
+        assert_eq!(
+            mock.invocations("process")[0].outcome,
+            InvocationOutcome::FunctionError
+        );
+    }
+
+    #[tokio::test]
+    async fn service_errors_never_reach_the_function() {
+        let (mock, history) = started(Mode::ServiceErrorTimes {
+            status: 503,
+            remaining: 2,
+        })
+        .await;
+        mock.set_delay_ms("process", 300);
+        let body = event(&[("o", 0, 1, "a")]);
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let res = invoke(&mock, "process", &body).await;
+            statuses.push(res.status().as_u16());
+            if res.status() == 503 {
+                assert_eq!(res.headers()["x-amzn-ErrorType"], "ServiceException");
+                let text = res.text().await.unwrap();
+                assert!(!text.contains("errorMessage"), "{text}");
+            }
+        }
+        assert_eq!(statuses, [503, 503, 200]);
+        let calls = mock.invocations("process");
+        assert_eq!(calls[0].outcome, InvocationOutcome::ServiceError);
+        assert_eq!(calls[0].end_ms, calls[0].start_ms, "no scripted delay");
+        assert_eq!(calls[2].outcome, InvocationOutcome::Success);
+        let counts = crate::check::delivery_counts(&history.snapshot(), "o", "process");
+        assert_eq!(counts.get(&(0, 1)), Some(&1), "only the success reached it");
     }
 }
 

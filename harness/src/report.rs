@@ -45,6 +45,7 @@ fn outcome_colour(outcome: InvocationOutcome, malformed: bool) -> &'static str {
         InvocationOutcome::FunctionError => "#d62728",
         InvocationOutcome::PartialFailure => "#ff8c1a",
         InvocationOutcome::Throttled => "#999999",
+        InvocationOutcome::ServiceError => "#7f7f7f",
     }
 }
 

@@ -90,6 +90,13 @@ impl<'a> Args<'a> {
     }
 }
 
+/// A [`StepDef`] from its function, its example and the pieces of its regex.
+macro_rules! def {
+    ($run:ident, $example:expr, $($re:expr),+) => {
+        StepDef { regex: concat!("^", $($re),+, "$"), example: $example, run: $run }
+    };
+}
+
 macro_rules! step {
     ($name:ident, |$s:ident, $a:ident| $body:block) => {
         #[allow(unused_variables)]
@@ -105,6 +112,9 @@ macro_rules! step {
         }
     };
 }
+
+// The second round's phrases (STEPS.md "Added in the second round"), one module per concept.
+mod fidelity;
 
 // ----- setup -------------------------------------------------------------------------------
 
@@ -358,7 +368,7 @@ step!(header_bytes, |s, a| {
     Ok(s.assert_header_bytes(&a.text(1), &a.text(2), &bytes)?)
 });
 step!(fails_to_start, |s, a| {
-    Ok(s.assert_fails_to_start(&a.text(1), &a.text(2)).await?)
+    Ok(s.assert_fails_to_start(&a.text(1), &[&a.text(2)]).await?)
 });
 step!(offset_lag, |s, a| {
     Ok(s.await_offset_lag(&a.text(1), a.num(2)?, a.secs(3)?)
@@ -404,11 +414,13 @@ pub fn parse_signed_bytes(text: &str) -> anyhow::Result<Vec<i8>> {
 
 /// Every phrase of the vocabulary.
 pub fn definitions() -> Vec<StepDef> {
-    macro_rules! def {
-        ($run:ident, $example:expr, $($re:expr),+) => {
-            StepDef { regex: concat!("^", $($re),+, "$"), example: $example, run: $run }
-        };
-    }
+    let mut defs = first_round_definitions();
+    defs.extend(fidelity::definitions());
+    defs
+}
+
+/// The phrases of STEPS.md before its "Added in the second round" section.
+fn first_round_definitions() -> Vec<StepDef> {
     vec![
         def!(broker, "a Kafka broker", "a Kafka broker"),
         def!(
@@ -927,6 +939,20 @@ mod tests {
         assert_eq!(
             matching(r#"a record with value '{"kind": "order"}' is produced to "orders""#).len(),
             1
+        );
+        for text in [
+            "a Lambda function 'process' whose endpoint answers 500 1 time then succeeds",
+            "a record with value 'old' stamped 1 second ago is produced to 'orders'",
+            "an invocation of 'process' held records of 1 partition",
+            "'process' received a record of 'orders' without a value",
+            r#"the topic 'orders-dlq' holds a failure record whose 'payload.eventSource' is '"x"'"#,
+            "the mapping 'esm' fails to start with errors mentioning 'a' and 'b'",
+        ] {
+            assert_eq!(matching(text).len(), 1, "{text}");
+        }
+        assert!(
+            matching("a Lambda function 'process' whose endpoint answers 429 1 time then succeeds")
+                .is_empty()
         );
     }
 

@@ -379,19 +379,7 @@ impl Scenario {
         value: Option<&str>,
         condition: &str,
     ) -> Result<()> {
-        self.collect_destinations().await?;
-        let real = self.names.real(local);
-        let messages: Vec<Value> = self
-            .history
-            .snapshot()
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Destination { topic, body, .. } if topic == real => {
-                    Some(serde_json::from_str(&body).unwrap_or(Value::Null))
-                }
-                _ => None,
-            })
-            .collect();
+        let messages = self.destination_messages(local).await?;
         let conditions: Vec<&str> = messages
             .iter()
             .filter(|m| value.is_none_or(|v| failure_record_value(m).as_deref() == Some(v)))
@@ -410,6 +398,114 @@ impl Scenario {
         Err(failed(format!(
             "topic {local:?} holds {} record(s); none{subject} with condition {condition:?} (conditions seen{subject}: {conditions:?})",
             messages.len()
+        )))
+    }
+
+    /// Every message on the destination topic `local` so far, as JSON (Null if not JSON).
+    async fn destination_messages(&mut self, local: &str) -> Result<Vec<Value>> {
+        self.collect_destinations().await?;
+        let real = self.names.real(local);
+        Ok(self
+            .history
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Destination { topic, body, .. } if topic == real => {
+                    Some(serde_json::from_str(&body).unwrap_or(Value::Null))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// "the topic D holds a failure record whose P is V / matches R": some destination message
+    /// whose field at the dotted path `path` passes `test` (`expected` says how, for the error).
+    pub async fn assert_failure_record_field(
+        &mut self,
+        local: &str,
+        path: &str,
+        expected: &str,
+        test: &dyn Fn(&str) -> bool,
+    ) -> Result<()> {
+        let messages = self.destination_messages(local).await?;
+        let seen: Vec<String> = messages
+            .iter()
+            .map(|m| json_at_path(m, path).unwrap_or_else(|| "(missing)".to_string()))
+            .collect();
+        if seen.iter().any(|v| test(v)) {
+            return Ok(());
+        }
+        let sample: Vec<&String> = seen.iter().take(5).collect();
+        Err(failed(format!(
+            "topic {local:?} holds {} record(s); none whose {path:?} {expected} (values seen: {sample:?})",
+            messages.len()
+        )))
+    }
+
+    /// "an invocation of F held records of N partitions": at least N partitions in one payload.
+    pub fn assert_invocation_spanning(&self, function: &str, partitions: usize) -> Result<()> {
+        let invocations = self.lambda_ref()?.invocations(function);
+        let widest = invocations
+            .iter()
+            .map(|inv| {
+                inv.records
+                    .iter()
+                    .map(|r| (r.topic.as_str(), r.partition))
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            })
+            .max()
+            .unwrap_or(0);
+        if widest >= partitions {
+            return self.assert_no_malformed();
+        }
+        Err(failed(format!(
+            "none of the {} invocations of {function:?} held records of {partitions} partitions; the most in one was {widest}",
+            invocations.len()
+        )))
+    }
+
+    /// "F received a record of T with an empty value": a zero-length value, not a null one.
+    pub fn assert_received_empty_value(&self, function: &str, local: &str) -> Result<()> {
+        self.assert_received_record(function, local, "with an empty value", |v| {
+            v.is_some_and(<[u8]>::is_empty)
+        })
+    }
+
+    /// "F received a record of T without a value": a tombstone, its value left out.
+    pub fn assert_received_null_value(&self, function: &str, local: &str) -> Result<()> {
+        self.assert_received_record(function, local, "without a value", |v| v.is_none())
+    }
+
+    fn assert_received_record(
+        &self,
+        function: &str,
+        local: &str,
+        what: &str,
+        test: fn(Option<&[u8]>) -> bool,
+    ) -> Result<()> {
+        let topic = self.topic_real(local)?;
+        let invocations = self.lambda_ref()?.invocations(function);
+        let records: Vec<&crate::lambda::InvokedRecord> = invocations
+            .iter()
+            .flat_map(|inv| inv.records.iter())
+            .filter(|r| r.topic == topic)
+            .collect();
+        if records.iter().any(|r| test(r.value.as_deref())) {
+            return self.assert_no_malformed();
+        }
+        let sample: Vec<String> = records
+            .iter()
+            .take(5)
+            .map(|r| match &r.value {
+                Some(v) => format!("{:?}", String::from_utf8_lossy(v)),
+                None => "null".to_string(),
+            })
+            .collect();
+        Err(failed(format!(
+            "{function:?} received {} record(s) of {local:?}, none {what}; values seen: {}",
+            records.len(),
+            sample.join(", ")
         )))
     }
 
@@ -546,8 +642,40 @@ impl Scenario {
         )))
     }
 
-    /// "the mapping M fails to start with an error mentioning S".
-    pub async fn assert_fails_to_start(&mut self, name: &str, text: &str) -> Result<()> {
+    /// "the mapping M fails to start with an error mentioning S" (or "errors mentioning S and
+    /// T": one refusal must name them all). A start step just before it already tried.
+    pub async fn assert_fails_to_start(&mut self, name: &str, texts: &[&str]) -> Result<()> {
+        let attempt = match self.start_attempts.remove(name) {
+            Some(attempt) => attempt,
+            None => self.attempt_refused_start(name).await?,
+        };
+        let (status, log) =
+            attempt.map_err(|why| failed(format!("the mapping {name:?} started: {why}")))?;
+        let missing: Vec<&str> = texts.iter().copied().filter(|t| !log.contains(t)).collect();
+        if !missing.is_empty() {
+            return Err(failed(format!(
+                "the mapping {name:?} failed to start ({status}), but its error does not mention {missing:?}:\n{log}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the step after "the mapping M is started" expects that start to fail.
+    pub fn expects_refused_start(&self, name: &str) -> bool {
+        self.isolation.refused_starts.contains(name)
+    }
+
+    /// "the mapping M is started" followed by "… fails to start …": one poller runs, and its
+    /// refusal (or its running) is kept for the next step to judge; this step does not fail.
+    pub async fn start_expecting_refusal(&mut self, name: &str) -> Result<()> {
+        let attempt = self.attempt_refused_start(name).await?;
+        self.start_attempts.insert(name.to_string(), attempt);
+        Ok(())
+    }
+
+    /// Runs one poller of M that should refuse its config: its exit status and log (names
+    /// localised), or why it was not refused.
+    async fn attempt_refused_start(&mut self, name: &str) -> Result<StartAttempt> {
         let topic = self.mapping_def(name)?.topic.clone();
         if !topic.is_empty() {
             self.ensure_topic(&topic).await?;
@@ -555,22 +683,11 @@ impl Scenario {
         let def = self.mapping_def(name)?;
         let (config, _) = self.real_config(def)?;
         let mapping = self.launch(name, &config).await?;
-        let (status, log) = mapping
-            .start_expecting_refusal(Duration::from_secs(30))
+        Ok(mapping
+            .start_expecting_refusal(Duration::from_secs(REFUSAL_TIMEOUT_SECS))
             .await
-            .map_err(|e| {
-                failed(format!(
-                    "the mapping {name:?} started: {}",
-                    self.names.localise(&e)
-                ))
-            })?;
-        let log = self.names.localise(&log);
-        if !log.contains(text) {
-            return Err(failed(format!(
-                "the mapping {name:?} failed to start ({status}), but its error does not mention {text:?}:\n{log}"
-            )));
-        }
-        Ok(())
+            .map(|(status, log)| (status, self.names.localise(&log)))
+            .map_err(|e| self.names.localise(&e)))
     }
 
     /// "the mapping M reports an offset lag of N within S seconds".
@@ -680,6 +797,25 @@ pub(super) async fn topic_size(admin: &Admin, topic: &str) -> std::result::Resul
         held += high - low;
     }
     Ok(held)
+}
+
+/// How long a poller that should refuse its config may run before the refusal counts as missed.
+pub const REFUSAL_TIMEOUT_SECS: u64 = 30;
+
+/// A field of a JSON document at a dotted path ("a.b.0.c"): strings as they are, other values
+/// as JSON text; `None` when the path leads nowhere.
+pub(super) fn json_at_path(json: &Value, path: &str) -> Option<String> {
+    let mut node = json;
+    for part in path.split('.') {
+        node = match node {
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => node.get(part)?,
+        };
+    }
+    Some(match node {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 /// The decoded value of the one record in a destination message's payload.

@@ -131,20 +131,35 @@ impl RunContext {
     }
 }
 
-/// What a scenario's steps ask of the broker, read from the steps before it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a scenario's steps ask of the broker, read from the steps before it starts, and the
+/// look-ahead its start steps need.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Isolation {
     /// It restarts or kills brokers, or asks for a cluster or another retention.
     pub own_broker: bool,
     /// It cuts or slows the network: the broker advertises proxies.
     pub proxied: bool,
+    /// Mappings whose "is started" step is followed at once by a "fails to start" step: that
+    /// start must not fail the scenario itself.
+    pub refused_starts: BTreeSet<String>,
 }
 
 impl Isolation {
     /// Decides from the step texts alone, so no tag is needed.
     pub fn of_steps<'a>(steps: impl IntoIterator<Item = &'a str>) -> Isolation {
         let mut isolation = Isolation::default();
+        let mut just_started: Option<&str> = None;
         for step in steps {
+            let named = mapping_step(step);
+            if let (Some((name, rest)), Some(started)) = (named, just_started)
+                && name == started
+                && rest.starts_with(" fails to start with")
+            {
+                isolation.refused_starts.insert(name.to_string());
+            }
+            just_started = named
+                .filter(|(_, rest)| rest.starts_with(" is started"))
+                .map(|(name, _)| name);
             let s = step.to_ascii_lowercase();
             if s.contains("the network between") {
                 isolation.own_broker = true;
@@ -163,6 +178,18 @@ impl Isolation {
         isolation
     }
 }
+
+/// The mapping a step names as `the mapping "M" …` (either quote style), and the text after it.
+fn mapping_step(step: &str) -> Option<(&str, &str)> {
+    let rest = step.strip_prefix("the mapping ")?;
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let quoted = &rest[1..];
+    let end = quoted.find(quote)?;
+    Some((&quoted[..end], &quoted[end + 1..]))
+}
+
+/// A start expected to fail: the poller's exit status and log, or why it was not refused.
+pub(super) type StartAttempt = std::result::Result<(String, String), String>;
 
 struct TopicState {
     real: String,
@@ -198,6 +225,8 @@ pub struct Scenario {
     observer: Option<JoinHandle<()>>,
     watched: Arc<Mutex<Watched>>,
     nemesis: Nemesis,
+    /// Starts made by a start step for the "fails to start" step after it.
+    start_attempts: BTreeMap<String, StartAttempt>,
 }
 
 /// What the observer looks at on the broker.
@@ -235,6 +264,7 @@ impl Scenario {
             producers: Vec::new(),
             observer: None,
             watched: Arc::new(Mutex::new(Watched::default())),
+            start_attempts: BTreeMap::new(),
         })
     }
 
@@ -384,6 +414,30 @@ mod tests {
         assert!(
             Isolation::of_steps(["a Kafka broker with offsets retention of 2 minutes"]).own_broker
         );
+    }
+
+    #[test]
+    fn a_start_followed_by_a_refusal_is_looked_ahead() {
+        let refused = |steps: &[&str]| Isolation::of_steps(steps.iter().copied()).refused_starts;
+        let started = r#"the mapping "esm" is started"#;
+        assert!(
+            refused(&[
+                started,
+                r#"the mapping 'esm' fails to start with an error mentioning "BatchSize""#
+            ])
+            .contains("esm")
+        );
+        assert!(
+            refused(&[
+                r#"the mapping "esm" is started with 2 pollers"#,
+                r#"the mapping "esm" fails to start with errors mentioning "a" and "b""#
+            ])
+            .contains("esm")
+        );
+        let refusal = r#"the mapping "esm" fails to start with an error mentioning "x""#;
+        assert!(refused(&[started, "5 seconds pass", refusal]).is_empty());
+        assert!(refused(&[r#"the mapping "other" is started"#, refusal]).is_empty());
+        assert!(refused(&[refusal]).is_empty());
     }
 
     #[test]

@@ -216,6 +216,9 @@ impl Scenario {
 
     /// "the mapping M is started [with N pollers]".
     pub async fn start_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
+        if self.expects_refused_start(name) {
+            return self.start_expecting_refusal(name).await;
+        }
         let (topic, function) = {
             let def = self.mapping_def(name)?;
             (def.topic.clone(), def.function.clone())
@@ -370,6 +373,19 @@ impl Scenario {
     /// "killed during an invocation": waits for a call of the mapping's function to be in
     /// flight, then SIGKILLs every poller.
     pub async fn kill_mapping_during_invocation(&mut self, name: &str) -> Result<()> {
+        self.await_invocation_in_flight(name).await?;
+        self.kill_mapping(name).await
+    }
+
+    /// "disabled during an invocation": waits for a call of the mapping's function to be in
+    /// flight, then stops every poller cleanly (SIGTERM): the call finishes, its success is
+    /// committed, the pollers leave the group.
+    pub async fn disable_mapping_during_invocation(&mut self, name: &str) -> Result<()> {
+        self.await_invocation_in_flight(name).await?;
+        self.disable_mapping(name).await
+    }
+
+    async fn await_invocation_in_flight(&mut self, name: &str) -> Result<()> {
         let function = self.mapping_def(name)?.function.clone();
         let lambda = self.lambda().await.clone();
         wait::until(
@@ -386,7 +402,7 @@ impl Scenario {
             },
         )
         .await?;
-        self.kill_mapping(name).await
+        Ok(())
     }
 
     /// "frozen for N seconds": SIGSTOP, the time, SIGCONT.

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The oldest a produced record may be stamped: MaximumRecordAgeInSeconds' ceiling.
+pub const RECORD_AGE_MAX_SECS: u64 = 604_800;
+
 impl Scenario {
     /// "N records [with key K] are produced to T", "a record with value V …", "… header H set to V".
     pub async fn produce(
@@ -40,6 +43,38 @@ impl Scenario {
         topic.next_value += count;
         let stem = local.trim_end_matches('s');
         (first..first + count).map(|n| make(stem, n)).collect()
+    }
+
+    /// "a record with an empty value / a null value is produced to T", "a record with value V
+    /// stamped N seconds ago …": one record as production writes them. `value` None is a
+    /// tombstone; `age` moves its CreateTime that far into the past.
+    pub async fn produce_one(
+        &mut self,
+        local: &str,
+        value: Option<&str>,
+        age: Option<Duration>,
+    ) -> Result<()> {
+        if let Some(age) = age
+            && age.as_secs() > RECORD_AGE_MAX_SECS
+        {
+            return Err(usage(format!(
+                "a record stamped {} seconds ago: at most {RECORD_AGE_MAX_SECS} (7 days)",
+                age.as_secs()
+            )));
+        }
+        let real = self.ensure_topic(local).await?;
+        let admin = self.admin()?;
+        let bytes = value.map(str::as_bytes);
+        let produced = match age {
+            Some(age) => {
+                let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                let stamp_ms = chrono::Utc::now().timestamp_millis() - age_ms;
+                admin.produce_stamped(&real, bytes, stamp_ms).await?
+            }
+            None => admin.produce(&real, None, bytes, &[]).await?,
+        };
+        record_produced(&self.history, &real, None, value, produced);
+        Ok(())
     }
 
     /// "N records of S MB are produced to T": numbered values padded to `bytes` each.
@@ -153,14 +188,24 @@ pub(super) async fn produce_values(
         )
         .await?;
     for (value, p) in values.iter().zip(produced) {
-        history.record(EventKind::Produced {
-            topic: topic.to_string(),
-            partition: p.partition,
-            offset: p.offset,
-            key: key.map(str::to_string),
-            value: Some(value.clone()),
-            timestamp_ms: p.timestamp_ms,
-        });
+        record_produced(history, topic, key, Some(value), p);
     }
     Ok(())
+}
+
+fn record_produced(
+    history: &History,
+    topic: &str,
+    key: Option<&str>,
+    value: Option<&str>,
+    p: crate::admin::Produced,
+) {
+    history.record(EventKind::Produced {
+        topic: topic.to_string(),
+        partition: p.partition,
+        offset: p.offset,
+        key: key.map(str::to_string),
+        value: value.map(str::to_string),
+        timestamp_ms: p.timestamp_ms,
+    });
 }
