@@ -6,8 +6,9 @@ use crate::history::{EventKind, History, InvocationOutcome, ItemFailure, RecordR
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -21,6 +22,11 @@ pub const BODY_BYTES_MAX: usize = PAYLOAD_BYTES_MAX + 64 * 1024;
 pub const INVOCATIONS_MAX: usize = 1_000_000;
 /// Malformed-event reasons kept.
 pub const MALFORMED_MAX: usize = 10_000;
+/// Names a folder to keep the raw event bodies in, for other parsers to check
+/// (`.ci/crosscheck.sh`); unset, nothing is written.
+pub const EVENT_SAMPLES_ENV: &str = "ESM_CHAOS_EVENT_SAMPLES";
+/// Event bodies kept per process, at most.
+pub const EVENT_SAMPLES_MAX: usize = 500;
 
 /// How a scripted function answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +223,41 @@ fn decode_base64(at: &str, field: &str, text: Option<&str>) -> Result<Option<Vec
             .map(Some)
             .map_err(|e| format!("{at}: {field} is not valid base64 ({e})")),
     }
+}
+
+/// Writes an event body to the [`EVENT_SAMPLES_ENV`] folder, if set: at most
+/// [`EVENT_SAMPLES_MAX`] per process and none over the Invoke payload limit. The process id and
+/// a process-wide count name the files, so concurrent scenarios and runs never share a name.
+fn keep_sample(body: &[u8]) {
+    static FOLDER: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+    let folder = FOLDER.get_or_init(|| {
+        let folder = PathBuf::from(std::env::var_os(EVENT_SAMPLES_ENV)?);
+        match std::fs::create_dir_all(&folder) {
+            Ok(()) => Some(folder),
+            Err(e) => {
+                tracing::warn!(folder = %folder.display(), %e, "mock Lambda: no event samples");
+                None
+            }
+        }
+    });
+    let Some(folder) = folder else { return };
+    if body.len() > PAYLOAD_BYTES_MAX {
+        return;
+    }
+    let Some(name) = sample_file_name(std::process::id(), WRITTEN.fetch_add(1, Ordering::Relaxed))
+    else {
+        return;
+    };
+    let path = folder.join(name);
+    if let Err(e) = std::fs::write(&path, body) {
+        tracing::warn!(path = %path.display(), %e, "mock Lambda: event sample not written");
+    }
+}
+
+/// The file name of the `n`th sample of a process, or none past [`EVENT_SAMPLES_MAX`].
+fn sample_file_name(pid: u32, n: usize) -> Option<String> {
+    (n < EVENT_SAMPLES_MAX).then(|| format!("event-{pid}-{n:04}.json"))
 }
 
 /// Extracts the function name from the path segment: URL-decoded, a name, a name with a
@@ -444,6 +485,7 @@ impl Shared {
                 &format!("Function not found: {}", percent_decode(&segment)),
             );
         };
+        keep_sample(&request.body);
         let parsed = if request.body.len() > BODY_BYTES_MAX {
             Err((
                 413,
@@ -961,6 +1003,17 @@ mod tests {
         let res = invoke(&mock, "process", &event(&[("o", 0, 1, &value)])).await;
         assert_eq!(res.status(), 413);
         assert!(mock.malformed()[0].contains("request body is"));
+    }
+
+    #[test]
+    fn sample_names_are_unique_per_process_and_bounded() {
+        assert_eq!(
+            sample_file_name(42, 7).as_deref(),
+            Some("event-42-0007.json")
+        );
+        assert_ne!(sample_file_name(42, 7), sample_file_name(43, 7));
+        assert!(sample_file_name(42, EVENT_SAMPLES_MAX - 1).is_some());
+        assert_eq!(sample_file_name(42, EVENT_SAMPLES_MAX), None);
     }
 
     #[test]
