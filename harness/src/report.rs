@@ -122,7 +122,8 @@ fn lanes(events: &[Event]) -> BTreeMap<Lane, LaneData> {
                         high,
                         colour: outcome_colour(*outcome, malformed.is_some()),
                         label: format!(
-                            "#{id} {outcome:?} offsets {low}..={high} [{start_ms}, {end_ms}) ms"
+                            "#{id} {outcome:?}, {}, {start_ms} to {end_ms} ms",
+                            offsets_label(low, high)
                         ),
                     });
                 }
@@ -249,17 +250,72 @@ pub fn timeline_svg(events: &[Event], names: &Names, title: &str) -> String {
             &mut svg, names, &scale, top, topic, *partition, lane, &groups,
         );
     }
-    let _ = write!(
-        svg,
-        r#"<text x="{LEFT}" y="{:.1}">{} ms</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} ms</text>"#,
-        height - 10.0,
-        scale.t0,
-        WIDTH - RIGHT,
-        height - 10.0,
-        end_ms
-    );
+    time_axis(&mut svg, &scale, plot_bottom);
     svg.push_str("</svg>\n");
     svg
+}
+
+/// Candidate tick spacings: 1, 2, 5 times a power of ten milliseconds, up to 10 minutes.
+const TICK_STEPS_MS: [u64; 15] = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000,
+];
+/// Most ticks on the time axis.
+const TICKS_MAX: u64 = 12;
+
+/// The smallest candidate spacing that puts at most [`TICKS_MAX`] ticks on `span_ms`.
+pub fn tick_step_ms(span_ms: u64) -> u64 {
+    TICK_STEPS_MS
+        .iter()
+        .copied()
+        .find(|step| span_ms / step < TICKS_MAX)
+        .unwrap_or_else(|| span_ms.div_ceil(TICKS_MAX).next_multiple_of(60_000))
+}
+
+/// A tick's label: time since the first event, in seconds (milliseconds below a second).
+pub fn tick_label(since_start_ms: u64, step_ms: u64) -> String {
+    if step_ms < 1_000 && since_start_ms < 1_000 {
+        format!("{since_start_ms} ms")
+    } else if step_ms < 1_000 {
+        format!("{:.1} s", since_start_ms as f64 / 1_000.0)
+    } else {
+        format!("{} s", since_start_ms / 1_000)
+    }
+}
+
+/// "offsets 3 to 7", or "offset 3".
+pub fn offsets_label(low: i64, high: i64) -> String {
+    if low == high {
+        format!("offset {low}")
+    } else {
+        format!("offsets {low} to {high}")
+    }
+}
+
+/// Ticks along the bottom, labelled with the time since the first event.
+fn time_axis(svg: &mut String, scale: &Scale, bottom: f64) {
+    let span_ms = scale.span_ms as u64;
+    let step = tick_step_ms(span_ms);
+    let _ = write!(
+        svg,
+        r##"<line class="axis" x1="{LEFT}" y1="{bottom:.1}" x2="{:.1}" y2="{bottom:.1}" stroke="#333"/>"##,
+        WIDTH - RIGHT
+    );
+    for since in (0..=span_ms).step_by(usize::try_from(step).unwrap_or(usize::MAX)) {
+        let x = scale.x(scale.t0 + since);
+        let _ = write!(
+            svg,
+            r##"<line class="tick" x1="{x:.1}" y1="{bottom:.1}" x2="{x:.1}" y2="{:.1}" stroke="#333"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text>"##,
+            bottom + 4.0,
+            bottom + 15.0,
+            tick_label(since, step)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">time since the first event</text>"#,
+        WIDTH - RIGHT,
+        bottom + 27.0
+    );
 }
 
 fn legend(svg: &mut String) {
@@ -335,16 +391,30 @@ fn draw_lane(
     };
     let _ = write!(
         svg,
-        r##"<g class="lane"><rect x="{LEFT}" y="{top:.1}" width="{:.1}" height="{LANE_HEIGHT}" fill="none" stroke="#ccc"/><text x="10" y="{:.1}" font-weight="bold">{} / {partition}</text><text x="10" y="{:.1}">offsets {}..={}</text><text x="{LEFT}" y="{:.1}" fill="#666">{}</text>"##,
+        r##"<g class="lane"><rect x="{LEFT}" y="{top:.1}" width="{:.1}" height="{LANE_HEIGHT}" fill="none" stroke="#ccc"/><text x="10" y="{:.1}" font-weight="bold">{} / {partition}</text><text x="10" y="{:.1}">offset</text><text x="{LEFT}" y="{:.1}" fill="#666">{}</text>"##,
         WIDTH - LEFT - RIGHT,
         top + 14.0,
         esc(&names.localise(topic)),
         top + 28.0,
-        lane.low,
-        lane.high,
         top - 3.0,
         esc(&sampled)
     );
+    // The offset axis: the lowest and highest offsets, and the middle one when there is room.
+    let mut marks = vec![lane.low, lane.high];
+    if lane.high - lane.low >= 4 {
+        marks.push(lane.low + (lane.high - lane.low) / 2);
+    }
+    marks.dedup();
+    for offset in marks {
+        let at = y(offset);
+        let _ = write!(
+            svg,
+            r##"<line class="offset-tick" x1="{:.1}" y1="{at:.1}" x2="{LEFT}" y2="{at:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{offset}</text>"##,
+            LEFT - 4.0,
+            LEFT - 6.0,
+            at + 3.5,
+        );
+    }
     for bar in bars {
         let (x0, x1) = (scale.x(bar.start_ms), scale.x(bar.end_ms));
         let (y0, y1) = (y(bar.high) - 1.5, y(bar.low) + 1.5);
@@ -408,8 +478,17 @@ fn copy_tail(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::write(to, out)
 }
 
-fn file_name(name: &str) -> String {
-    let clean: String = name
+/// A plain file name for a log labelled "owner: file.log": the file's own name when it already
+/// says whose it is ("broker: broker.log" is broker.log), else "owner-file.log"; a name
+/// already taken gets "-2", "-3", … (the nodes of a cluster).
+pub fn plain_log_name(label: &str, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let (owner, file) = label.split_once(": ").unwrap_or(("", label));
+    let joined = if owner.is_empty() || file.starts_with(owner) {
+        file.to_string()
+    } else {
+        format!("{owner}-{file}")
+    };
+    let clean: String = joined
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -420,7 +499,14 @@ fn file_name(name: &str) -> String {
         })
         .take(80)
         .collect();
-    format!("{clean}.log")
+    let stem = clean.strip_suffix(".log").unwrap_or(&clean).to_string();
+    let mut name = format!("{stem}.log");
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{stem}-{n}.log");
+        n += 1;
+    }
+    name
 }
 
 /// Writes history.jsonl, timeline.svg, the logs (their last 5 MB) under logs/, and index.html.
@@ -437,8 +523,9 @@ pub fn write_artifacts(
     let svg = timeline_svg(&history.snapshot(), names, title);
     std::fs::write(dir.join("timeline.svg"), &svg)?;
     let mut log_links = String::new();
+    let mut taken = std::collections::BTreeSet::new();
     for (name, path) in logs {
-        let target = file_name(name);
+        let target = plain_log_name(name, &mut taken);
         let line = match copy_tail(path, &dir.join("logs").join(&target)) {
             Ok(()) => format!(
                 r#"<li><a href="logs/{}">{}</a></li>"#,
@@ -613,7 +700,7 @@ mod tests {
             "t",
             &history,
             &names,
-            &[("esm poller".into(), log)],
+            &[("esm: poller-esm-1.log".into(), log)],
             &verdicts,
         )
         .unwrap();
@@ -630,11 +717,45 @@ mod tests {
                 .starts_with("<svg")
         );
         assert_eq!(
-            std::fs::read_to_string(out.join("logs/esm_poller.log")).unwrap(),
+            std::fs::read_to_string(out.join("logs/esm-poller-esm-1.log")).unwrap(),
             "line one\nline two\n"
         );
         let index = std::fs::read_to_string(out.join("index.html")).unwrap();
         assert!(index.contains("BROKEN") && index.contains("1 of 3 lost"));
-        assert!(index.contains(r#"href="logs/esm_poller.log""#) && index.contains("<svg"));
+        assert!(index.contains(r#"href="logs/esm-poller-esm-1.log""#) && index.contains("<svg"));
+    }
+
+    #[test]
+    fn log_names_are_plain_and_unique() {
+        let mut taken = std::collections::BTreeSet::new();
+        assert_eq!(
+            plain_log_name("broker: broker.log", &mut taken),
+            "broker.log"
+        );
+        assert_eq!(
+            plain_log_name("broker: broker.log", &mut taken),
+            "broker-2.log"
+        );
+        assert_eq!(
+            plain_log_name("esm: poller-x-1.log", &mut taken),
+            "esm-poller-x-1.log"
+        );
+        assert_eq!(plain_log_name("a b", &mut taken), "a_b.log");
+    }
+
+    #[test]
+    fn axes_read_as_numbers() {
+        assert_eq!(tick_step_ms(64_000), 10_000);
+        assert_eq!(tick_step_ms(900), 100);
+        assert_eq!(tick_step_ms(3_600_000), 300_000);
+        assert_eq!(tick_label(20_000, 10_000), "20 s");
+        assert_eq!(tick_label(500, 100), "500 ms");
+        assert_eq!(tick_label(1_500, 500), "1.5 s");
+        assert_eq!(offsets_label(3, 7), "offsets 3 to 7");
+        assert_eq!(offsets_label(3, 3), "offset 3");
+        let names = Names::new("report-test");
+        let svg = timeline_svg(&small_history(&names).snapshot(), &names, "t");
+        assert!(!svg.contains("..="), "no Rust ranges in the picture");
+        assert!(svg.contains(r#"class="tick""#) && svg.contains("0 ms"));
     }
 }

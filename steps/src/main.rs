@@ -1,9 +1,9 @@
 //! The esm-chaos CLI: a thin shell over the library's runner.
 
 use clap::{Parser, Subcommand};
-use esm_chaos::runner::{CONCURRENCY_DEFAULT, RunOptions};
-use harness::broker::{BackendKind, BrokerOptions};
-use harness::mapping::ConsumerCommand;
+use esm_chaos::cli::{BrokerArgs, Defaults, RunArgs};
+use esm_chaos::exit;
+use harness::broker::BrokerOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +11,9 @@ use std::process::ExitCode;
 #[command(
     name = "esm-chaos",
     version,
-    about = "Chaos tests for Kafka event source mappings against a real broker"
+    about = "Chaos tests for Kafka event source mappings against a real broker",
+    after_help = "Exit codes of `run`: 0 all passed (skips included), 1 a scenario failed, \
+                  2 could not start, 4 nothing matched the filter, 130 interrupted."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,49 +31,16 @@ enum Command {
         #[arg(long, env = "ESM_CHAOS_CACHE")]
         cache_dir: Option<PathBuf>,
     },
+    /// Start the local Kafka in the foreground and print its bootstrap servers; Ctrl-C stops it.
+    Broker(BrokerArgs),
+    /// Print the Apache Kafka version the local backend runs (a CI cache key).
+    KafkaVersion,
     /// Run one ESM poller (the consumer under test); what the harness starts per poller.
     #[command(hide = true, disable_help_flag = true)]
     Poller {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// Feature files or folders.
-    #[arg(default_value = "features")]
-    paths: Vec<PathBuf>,
-    /// Tag expression, e.g. "not @slow".
-    #[arg(long)]
-    tags: Option<String>,
-    /// Where Kafka comes from.
-    #[arg(long, env = "ESM_CHAOS_BROKER", default_value = "local")]
-    broker: BackendKind,
-    /// An existing cluster (with --broker external).
-    #[arg(long, env = "ESM_CHAOS_BOOTSTRAP_SERVERS")]
-    bootstrap_servers: Option<String>,
-    /// offsets.retention.minutes of the shared broker (Kafka's floor is 1).
-    #[arg(long, default_value_t = 1)]
-    retention_minutes: u32,
-    /// Folder for failed scenarios' history, logs and timeline.
-    #[arg(long, default_value = "reports")]
-    report: PathBuf,
-    /// Write reports for passing scenarios too.
-    #[arg(long)]
-    report_all: bool,
-    /// JUnit XML output file.
-    #[arg(long)]
-    junit: Option<PathBuf>,
-    /// Cucumber JSON output file.
-    #[arg(long)]
-    cucumber_json: Option<PathBuf>,
-    /// Seed for random choices; printed at start so a run can be replayed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Scenarios run at once on the shared broker.
-    #[arg(long, default_value_t = CONCURRENCY_DEFAULT)]
-    concurrency: usize,
 }
 
 fn main() -> ExitCode {
@@ -86,47 +55,33 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Provision { cache_dir } => {
-            let cache = cache_dir.unwrap_or_else(|| BrokerOptions::local_default().cache_dir);
-            match harness::broker::provision(&cache, harness::broker::KAFKA_VERSION) {
-                Ok(libs) => {
-                    println!(
-                        "Apache Kafka {} is in {}",
-                        harness::broker::KAFKA_VERSION,
-                        libs.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("esm-chaos: {e}");
-                    ExitCode::from(2)
-                }
-            }
+        Command::Provision { cache_dir } => provision(cache_dir),
+        Command::Broker(args) => esm_chaos::cli::serve_broker(args),
+        Command::KafkaVersion => {
+            println!("{}", harness::broker::KAFKA_VERSION);
+            ExitCode::SUCCESS
         }
-        Command::Run(args) => run(args),
+        Command::Run(args) => {
+            let opts = args.into_options(&Defaults::CLI);
+            esm_chaos::runner::exit_code(esm_chaos::runner::block_on_run(opts))
+        }
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
-    let mut broker = BrokerOptions::local_default();
-    broker.backend = args.broker;
-    broker.offsets_retention_minutes = args.retention_minutes;
-    broker.external_bootstrap_servers = args.bootstrap_servers;
-    let consumer = ConsumerCommand::from_env().unwrap_or_else(|| ConsumerCommand {
-        program: std::env::current_exe().expect("the running executable has a path"),
-        args: vec!["poller".to_string()],
-    });
-    let opts = RunOptions {
-        paths: args.paths,
-        tags: args.tags,
-        broker,
-        report_dir: args.report,
-        report_all: args.report_all,
-        junit: args.junit,
-        cucumber_json: args.cucumber_json,
-        seed: args.seed,
-        concurrency: args.concurrency,
-        consumer,
-    };
-    esm_chaos::runner::exit_code(esm_chaos::runner::block_on_run(opts))
+fn provision(cache_dir: Option<PathBuf>) -> ExitCode {
+    let cache = cache_dir.unwrap_or_else(|| BrokerOptions::local_default().cache_dir);
+    match harness::broker::provision(&cache, harness::broker::KAFKA_VERSION) {
+        Ok(libs) => {
+            println!(
+                "Apache Kafka {} is in {}",
+                harness::broker::KAFKA_VERSION,
+                libs.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("esm-chaos: {e}");
+            ExitCode::from(exit::COULD_NOT_START)
+        }
+    }
 }

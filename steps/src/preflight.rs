@@ -28,7 +28,8 @@ impl std::fmt::Display for StepProblem {
     }
 }
 
-/// Feature files under `paths` (files, or folders searched recursively), sorted.
+/// Feature files under `paths` (files, or folders searched recursively), sorted, each once
+/// (a folder and a file in it may both be given).
 pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
@@ -45,6 +46,8 @@ pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     files.sort();
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 

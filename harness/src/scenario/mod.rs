@@ -80,9 +80,22 @@ pub struct RunContext {
     pub report_all: bool,
     pub seed: u64,
     shared_broker: tokio::sync::OnceCell<Arc<Broker>>,
+    /// Scenarios with a broker of their own run beside the shared pool, this many at once.
+    own_broker_slots: Arc<tokio::sync::Semaphore>,
     scenario_counter: AtomicU64,
     run_id: String,
 }
+
+/// Brokers of their own at once: one per core, so the JVMs' start-up does not starve the
+/// scenarios already running.
+pub fn own_brokers_max() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, OWN_BROKERS_MAX)
+}
+
+/// The most scenarios with a broker of their own that run at once, however many cores.
+pub const OWN_BROKERS_MAX: usize = 8;
 
 impl RunContext {
     pub fn new(
@@ -100,6 +113,7 @@ impl RunContext {
             report_all,
             seed,
             shared_broker: tokio::sync::OnceCell::new(),
+            own_broker_slots: Arc::new(tokio::sync::Semaphore::new(own_brokers_max())),
             scenario_counter: AtomicU64::new(0),
             run_id,
         }
@@ -116,6 +130,15 @@ impl RunContext {
             })
             .await?;
         Ok(broker.clone())
+    }
+
+    /// Waits for a free slot for a scenario with a broker of its own; the slot is free again
+    /// when the permit is dropped (the scenario's end).
+    pub async fn own_broker_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        match self.own_broker_slots.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => unreachable!("the slots semaphore is never closed"),
+        }
     }
 
     fn next_scenario_id(&self) -> String {
@@ -227,6 +250,8 @@ pub struct Scenario {
     nemesis: Nemesis,
     /// Starts made by a start step for the "fails to start" step after it.
     start_attempts: BTreeMap<String, StartAttempt>,
+    /// A slot among the scenarios with a broker of their own, held until the scenario ends.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// What the observer looks at on the broker.
@@ -265,7 +290,13 @@ impl Scenario {
             observer: None,
             watched: Arc::new(Mutex::new(Watched::default())),
             start_attempts: BTreeMap::new(),
+            slot: None,
         })
+    }
+
+    /// Keeps the scenario's slot (see [`RunContext::own_broker_slot`]) until it finishes.
+    pub fn hold_slot(&mut self, slot: Option<tokio::sync::OwnedSemaphorePermit>) {
+        self.slot = slot;
     }
 
     // ----- teardown -------------------------------------------------------------------------
