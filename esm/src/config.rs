@@ -250,6 +250,8 @@ impl MappingConfig {
 
     pub fn from_value(value: &Value) -> Result<Self, ConfigErrors> {
         let top = Obj::root(single_mapping(value)?)?;
+        // A field at fault falls back to its default so the others are still checked; the
+        // config is returned only when nothing was at fault.
         let mut c = Collector::default();
         c.check_fields(&top);
         let topic = c.take(topic(&top)).unwrap_or_default();
@@ -504,8 +506,11 @@ pub fn function_base_name(text: &str) -> Option<&str> {
     name_after_prefixes(&tokens, 0)
 }
 
-/// The optional prefixes of a FunctionName in order; each returns how many tokens it takes.
-const FUNCTION_PREFIXES: [fn(&[&str]) -> Option<usize>; 4] = [
+/// Matches a prefix at the start of `:`-separated tokens: how many tokens it takes.
+type PrefixMatch = fn(&[&str]) -> Option<usize>;
+
+/// The optional prefixes of a FunctionName in order.
+const FUNCTION_PREFIXES: [PrefixMatch; 4] = [
     |t| match t {
         ["arn", partition, "lambda", ..] if is_partition(partition) => Some(3),
         _ => None,

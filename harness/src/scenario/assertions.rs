@@ -829,3 +829,30 @@ pub(super) fn failure_record_value(json: &Value) -> Option<String> {
         .ok()?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::json_at_path;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_paths_reach_strings_numbers_and_array_items() {
+        let message = json!({
+            "requestContext": { "condition": "RecordAgeExceeded" },
+            "KafkaBatchInfo": { "recordInfo": { "offset": "15", "timestamp": 1_545_084_650_987_i64 } },
+            "items": [ { "id": "a" } ]
+        });
+        let at = |path: &str| json_at_path(&message, path);
+        assert_eq!(
+            at("requestContext.condition").as_deref(),
+            Some("RecordAgeExceeded")
+        );
+        assert_eq!(
+            at("KafkaBatchInfo.recordInfo.timestamp").as_deref(),
+            Some("1545084650987")
+        );
+        assert_eq!(at("items.0.id").as_deref(), Some("a"));
+        assert_eq!(at("requestContext.missing"), None);
+        assert_eq!(at("items.x"), None);
+    }
+}
