@@ -124,12 +124,15 @@ impl RecordValue {
         else {
             return RecordValue::Absent;
         };
-        if text.trim_start().starts_with(['{', '[']) {
-            if let Ok(document) = json::parse(text, VALUE_DEPTH_MAX) {
-                return RecordValue::Document(document);
-            }
+        let document = text
+            .trim_start()
+            .starts_with(['{', '['])
+            .then(|| json::parse(text, VALUE_DEPTH_MAX).ok())
+            .flatten();
+        match document {
+            Some(document) => RecordValue::Document(document),
+            None => RecordValue::Plain(Json::String(text.to_string())),
         }
-        RecordValue::Plain(Json::String(text.to_string()))
     }
 
     /// The value a pattern's `value` node sees: none when the forms differ (the table above).
