@@ -2,20 +2,20 @@
 //!
 //! Sources, quoted where the code follows them:
 //! - "Control which events Lambda sends to your function"
-//!   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html): filters are
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html>): filters are
 //!   "logically ORed together. If a record from your event source satisfies one or more of your
 //!   filters, Lambda includes the record"; the rules are EventBridge's; numbers compare by their
 //!   text ("300, 300.0, and 3.0e2 are not considered equal"); "the Exists operator only works on
 //!   leaf nodes"; for Kafka, "Lambda commits offsets for matched and unmatched messages".
 //! - "Filtering events from Amazon MSK and self-managed Apache Kafka event sources"
-//!   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html): "Amazon MSK and
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html>): "Amazon MSK and
 //!   self-managed Apache Kafka event source mappings only support filtering on the `value` key",
 //!   so a pattern is `{"value": ...}` (or a `$or` of such), and the record's key and headers are
 //!   not filterable. A JSON value is matched by an object pattern (`{"value": {"field": [...]}}`)
 //!   and a plain-string value by a list of matchers (`{"value": [...]}`).
 //! - "Content filtering in Amazon EventBridge event patterns"
-//!   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html):
-//!   the matchers, see [`rule`].
+//!   (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html>):
+//!   the matchers, in `filter/rule.rs`.
 //!
 //! The Kafka page's table for a value whose form does not fit the pattern:
 //!
@@ -33,7 +33,9 @@
 //!
 //! A Kafka pattern holds no metadata filter, only `value`, so "metadata properties only" leaves
 //! the value unseen: in those rows the value counts as absent and only `{"exists": false}` can
-//! match it. Choices where AWS says nothing, kept explicit:
+//! match it (the words also allow "nothing left to check, so it passes"; this project takes the
+//! reading under which a filter never lets through a record it cannot read). Choices where AWS
+//! says nothing, kept explicit:
 //! - a value is "valid JSON" when it is a JSON object or array; any other UTF-8 text, `42` and
 //!   `"quoted"` included, is a plain string matched as written;
 //! - a null (tombstone) or empty value is absent, as in the event, which leaves such a value out;
@@ -47,7 +49,7 @@ use json::Json;
 use rule::{Fields, Node};
 
 /// AWS's limit on one pattern's text (Lambda API reference, Filter, Pattern: "Maximum length of
-/// 4096", https://docs.aws.amazon.com/lambda/latest/api/API_Filter.html).
+/// 4096", <https://docs.aws.amazon.com/lambda/latest/api/API_Filter.html>).
 pub const PATTERN_MAX_CHARS: usize = 4096;
 
 /// How deep a pattern's objects and lists may nest; a bound so a hostile pattern cannot
@@ -124,12 +126,15 @@ impl RecordValue {
         else {
             return RecordValue::Absent;
         };
-        if text.trim_start().starts_with(['{', '[']) {
-            if let Ok(document) = json::parse(text, VALUE_DEPTH_MAX) {
-                return RecordValue::Document(document);
-            }
+        let document = text
+            .trim_start()
+            .starts_with(['{', '['])
+            .then(|| json::parse(text, VALUE_DEPTH_MAX).ok())
+            .flatten();
+        match document {
+            Some(document) => RecordValue::Document(document),
+            None => RecordValue::Plain(Json::String(text.to_string())),
         }
-        RecordValue::Plain(Json::String(text.to_string()))
     }
 
     /// The value a pattern's `value` node sees: none when the forms differ (the table above).

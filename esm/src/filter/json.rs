@@ -3,7 +3,7 @@
 //! Lambda compares numbers in a pattern by their text: "For numbers, Lambda also uses string
 //! representation. For example, 300, 300.0, and 3.0e2 are not considered equal." (Control which
 //! events Lambda sends to your function, Filter rule syntax,
-//! https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html). `serde_json`
+//! <https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html>). `serde_json`
 //! turns 300.0 and 3.0e2 into the same `f64`, so patterns and record values are read here, with
 //! the RFC 8259 grammar and a bound on nesting so a hostile text cannot exhaust the stack.
 

@@ -2,9 +2,9 @@
 //!
 //! Lambda "supports the Amazon EventBridge rules and uses the same syntax as EventBridge"
 //! (Control which events Lambda sends to your function, Filter rule syntax,
-//! https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html), so the
+//! <https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html>), so the
 //! matchers are EventBridge's (Content filtering in Amazon EventBridge event patterns,
-//! https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html).
+//! <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html>).
 
 use std::net::IpAddr;
 
@@ -108,7 +108,7 @@ const NUMERIC_LIMIT_ABS: f64 = 5.0e9;
 /// The top of a Kafka pattern: an object whose only field is `value` ("Amazon MSK and
 /// self-managed Apache Kafka event source mappings only support filtering on the value key",
 /// Filtering events from Amazon MSK and self-managed Apache Kafka event sources,
-/// https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html), or `$or` of such objects.
+/// <https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html>), or `$or` of such objects.
 pub(super) fn top(json: &Json) -> Result<Fields, String> {
     let Json::Object(members) = json else {
         return Err(format!(
