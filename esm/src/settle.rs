@@ -409,27 +409,12 @@ impl Settler {
             _ => outcome.label(),
         };
         let partitions = offset_ranges(records);
+        let status = outcome.status();
+        let body = outcome.excerpt();
         if matches!(v, Verdict::Done) {
-            info!(
-                event = "batch",
-                partitions = %partitions,
-                records = records.len(),
-                attempt,
-                retries,
-                outcome = label,
-                status = outcome.status(),
-            );
+            info!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, body = %body);
         } else {
-            warn!(
-                event = "batch",
-                partitions = %partitions,
-                records = records.len(),
-                attempt,
-                retries,
-                outcome = label,
-                status = outcome.status(),
-                body = %outcome.excerpt(),
-            );
+            warn!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, body = %body);
         }
     }
 
