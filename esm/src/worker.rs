@@ -621,6 +621,42 @@ mod tests {
         assert_eq!(invoked(&server).await.len(), 1, "nothing new was sent");
     }
 
+    #[tokio::test]
+    async fn batches_start_round_robin_so_no_partition_goes_first_twice_in_a_row() {
+        let server = MockServer::start().await;
+        // Batches stay in flight for the whole test; they are released by hand below.
+        Mock::given(matchers::method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+            .mount(&server)
+            .await;
+        let shared = shared(&server, r#", "BatchSize": 2"#);
+        let (tx, rx) = unbounded_channel();
+        let mut d = Dispatcher::new(shared, rx);
+        let _states: Vec<Arc<PartitionState>> = (0..3).map(|p| assign(&tx, p)).collect();
+        for p in 0..3 {
+            send(&tx, p, 0..6);
+        }
+        while let Ok(input) = d.input.try_recv() {
+            d.handle(input);
+        }
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            assert!(d.cut_batch());
+            firsts.push(d.cursor);
+            let in_flight: Released = d
+                .buffers
+                .iter()
+                .filter(|(_, b)| b.in_flight)
+                .map(|(p, b)| (*p, b.state.clone()))
+                .collect();
+            assert_eq!(in_flight.len(), 1, "a full batch from one partition");
+            d.release(in_flight);
+        }
+        assert_eq!(firsts, [0, 1, 2, 0]);
+        let left: Vec<usize> = d.buffers.values().map(|b| b.records.len()).collect();
+        assert_eq!(left, [2, 4, 4]);
+    }
+
     #[test]
     fn stop_is_seen_by_a_waiter_created_before_it() {
         let state = PartitionState::new(3);
