@@ -1,4 +1,9 @@
-//! The on-failure destination record (ESM-SPEC section 5).
+//! The on-failure destination record (ESM-SPEC section 5), field by field as AWS's example in
+//! "Using a Kafka topic as an on-failure destination"
+//! (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html): strings
+//! for requestId, functionArn, condition, version, timestamp (ISO-8601) and
+//! `KafkaBatchInfo.recordInfo.offset` / `.timestamp` (ISO-8601 too); numbers for
+//! approximateInvokeCount, statusCode, batchSize and payloadSize; `payload` the event object.
 //!
 //! Choice (undocumented for self-managed Kafka): `KafkaBatchInfo.eventSourceArn` is the MSK
 //! cluster ARN, or an empty string for a self-managed cluster, so the shape stays the same.
@@ -7,6 +12,13 @@
 use crate::event::{EventContext, KafkaRecord, encode_event};
 use serde_json::{Value, json};
 
+/// Why a record went to the destination.
+///
+/// AWS spells the retry condition two ways: "RetryAttemptsExhausted" on "Capturing discarded
+/// batches for Amazon MSK and self-managed Apache Kafka event sources" (the page shared with the
+/// SNS/SQS/S3 destinations) and "RetriesExhausted" in the Kafka-topic page's example. This
+/// project keeps "RetryAttemptsExhausted": the spelling the destinations of every other event
+/// source use, so one consumer of failure records reads them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureCondition {
     RetryAttemptsExhausted,
@@ -39,6 +51,14 @@ pub struct FailureInfo {
     pub timestamp: String,
 }
 
+/// `ms` since the epoch as ISO-8601 UTC with milliseconds, e.g. "2019-11-14T18:16:04.835Z".
+pub fn iso_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
 /// The JSON body written to the destination topic for one failed record (key: the record's key).
 pub fn failure_record(ctx: &EventContext, record: &KafkaRecord, info: &FailureInfo) -> Vec<u8> {
     let event = encode_event(ctx, std::slice::from_ref(record));
@@ -68,7 +88,7 @@ pub fn failure_record(ctx: &EventContext, record: &KafkaRecord, info: &FailureIn
             "payloadSize": event.len(),
             "recordInfo": {
                 "offset": record.offset.to_string(),
-                "timestamp": record.timestamp_ms.to_string(),
+                "timestamp": iso_millis(record.timestamp_ms),
             },
         },
         "payload": payload,
@@ -144,13 +164,20 @@ mod tests {
             v["KafkaBatchInfo"],
             json!({"batchSize": 1, "eventSourceArn": "", "bootstrapServers": "127.0.0.1:9092",
                    "payloadSize": event.len(),
-                   "recordInfo": {"offset": "15", "timestamp": "1545084650987"}})
+                   "recordInfo": {"offset": "15", "timestamp": "2018-12-17T22:10:50.987Z"}})
         );
         assert_eq!(
             v["payload"],
             serde_json::from_slice::<Value>(&event).unwrap()
         );
         assert_eq!(v["payload"]["records"]["orders-2"][0]["key"], "aw==");
+    }
+
+    #[test]
+    fn timestamps_are_iso_8601_with_milliseconds() {
+        assert_eq!(iso_millis(1_573_755_364_835), "2019-11-14T18:16:04.835Z");
+        assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -227,9 +227,11 @@ fn write_record(out: &mut Vec<u8>, r: &KafkaRecord) {
     out.extend_from_slice(R_END);
 }
 
-/// A key or value to write: null and empty ones are left out, so the event never carries "".
+/// A key or value to write: a null one (a tombstone's value) is left out; a zero-length one is
+/// written as `""`, so null and empty stay distinguishable (Powertools' Kafka parser model
+/// requires `value`). AWS documents nothing for keys: they follow the same rule.
 fn present(bytes: &Option<Vec<u8>>) -> Option<&[u8]> {
-    bytes.as_deref().filter(|b| !b.is_empty())
+    bytes.as_deref()
 }
 
 fn b64_len(bytes: &[u8]) -> usize {
@@ -402,17 +404,26 @@ mod tests {
     }
 
     #[test]
-    fn null_and_empty_key_value_are_left_out() {
+    fn null_is_left_out_and_empty_is_an_empty_string() {
         let mut r = record("t", 0, 0);
         r.key = None;
         r.value = Some(vec![]);
         r.timestamp_type = TimestampType::LogAppendTime;
-        let body = encode_event(&ctx(), &[r]);
+        let body = encode_event(&ctx(), std::slice::from_ref(&r));
         let v: Value = serde_json::from_slice(&body).unwrap();
         let rec = &v["records"]["t-0"][0];
-        assert!(rec.get("key").is_none() && rec.get("value").is_none());
+        assert!(rec.get("key").is_none(), "a null key is left out: {rec}");
+        assert_eq!(rec["value"], "", "a zero-length value is present: {rec}");
         assert_eq!(rec["timestampType"], "LOG_APPEND_TIME");
-        assert!(!String::from_utf8(body).unwrap().contains("\"\""));
+        r.key = Some(vec![]);
+        r.value = None;
+        let v: Value = serde_json::from_slice(&encode_event(&ctx(), &[r])).unwrap();
+        let rec = &v["records"]["t-0"][0];
+        assert_eq!(rec["key"], "", "a zero-length key is present: {rec}");
+        assert!(
+            rec.get("value").is_none(),
+            "a tombstone has no value: {rec}"
+        );
     }
 
     #[test]

@@ -15,4 +15,5 @@ pub mod filter;
 pub mod invoke;
 pub mod poller;
 pub mod response;
+pub mod settle;
 pub mod worker;

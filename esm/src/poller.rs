@@ -1,23 +1,25 @@
 //! The consumer: one process is one member of the mapping's consumer group.
 //!
 //! Design: a single poll thread owns the rdkafka `BaseConsumer` (so rebalance callbacks run on
-//! it and may block), converts records and hands them, per partition, to an async worker
-//! ([`crate::worker`]) on a tokio runtime. Workers publish the offset up to which their partition
-//! is done; the poll thread commits those positions (async while running, sync on revoke and
-//! shutdown), pauses partitions whose buffer is full, and reports the offset lag.
+//! it and may block), converts records and hands them to the poller's dispatcher
+//! ([`crate::worker`]) on a tokio runtime, which cuts batches over the partitions and settles
+//! each in a task of its own ([`crate::settle`]). Those publish the offset up to which each
+//! partition is done; the poll thread commits those positions (async while running, sync on
+//! revoke and shutdown), pauses partitions whose buffer is full, and reports the offset lag.
 //!
 //! - `partition.assignment.strategy=cooperative-sticky` (classic group protocol): scaling pollers
 //!   up or down only revokes the partitions that move, so the others keep flowing.
-//! - On revoke the revoked partitions' workers are stopped, their in-flight invocation is awaited
-//!   (bounded by the function timeout), their successes committed synchronously, and only then is
-//!   the partition released: no partition is invoked by two pollers at once.
+//! - On revoke the revoked partitions are stopped (no new invocation carries them), the batch in
+//!   flight holding them is awaited (bounded by the function timeout), their successes committed
+//!   synchronously, and only then is the partition released: no partition is invoked by two
+//!   pollers at once.
 //! - On assign the start offset is chosen explicitly (committed offset, else StartingPosition;
 //!   a committed offset outside the log also falls back, and the skipped range is logged).
 
 use crate::config::{MappingConfig, StartingPosition};
 use crate::event::{EventContext, KafkaRecord, TimestampType, envelope_len};
 use crate::invoke::{Invoker, InvokerError};
-use crate::worker::{PartitionState, Shared, Worker, record_mem_bytes};
+use crate::worker::{Dispatcher, Input, PartitionState, Shared, record_mem_bytes};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -42,9 +44,9 @@ const QUERY_TIMEOUT_MS: u64 = 5_000;
 const TICK_MS: u64 = 100;
 /// Offset lag is reported at least this often.
 const LAG_REPORT_MS: u64 = 1_000;
-/// Poll timeout while a partition is paused: how soon a drained worker gets records again.
+/// Poll timeout while a partition is paused: how soon a drained buffer gets records again.
 const PAUSED_POLL_MS: u64 = 5;
-/// Records drained from the consumer without blocking before they are handed to workers.
+/// Records drained from the consumer without blocking before they go to the dispatcher.
 const DRAIN_MAX_RECORDS: usize = 2_000;
 /// A partition is paused once a full batch plus this many records wait, so the next batch is
 /// ready when an invocation ends; resumed below half of the limit.
@@ -163,8 +165,6 @@ pub fn backpressure(
 
 struct Owned {
     state: Arc<PartitionState>,
-    tx: UnboundedSender<Vec<KafkaRecord>>,
-    join: tokio::task::JoinHandle<()>,
     committed: i64,
     paused: bool,
     high: i64,
@@ -173,6 +173,8 @@ struct Owned {
 struct EsmContext {
     shared: Arc<Shared>,
     rt: tokio::runtime::Handle,
+    /// To the dispatcher; dropped with the consumer, which ends it.
+    input: UnboundedSender<Input>,
     topic: String,
     revoke_wait: Duration,
     owned: Mutex<BTreeMap<i32, Owned>>,
@@ -304,7 +306,7 @@ impl EsmContext {
             }
             owned.insert(
                 p,
-                self.spawn_worker(p, choice.offset, committed.get(&p).copied(), high),
+                self.hold(p, choice.offset, committed.get(&p).copied(), high),
             );
         }
         self.ever_assigned.store(true, Ordering::SeqCst);
@@ -352,15 +354,15 @@ impl EsmContext {
         }
     }
 
-    fn spawn_worker(&self, p: i32, start: i64, committed: Option<i64>, high: i64) -> Owned {
+    /// Hands a newly assigned partition to the dispatcher.
+    fn hold(&self, p: i32, start: i64, committed: Option<i64>, high: i64) -> Owned {
         let state = Arc::new(PartitionState::new(start));
-        let (tx, rx) = unbounded_channel();
-        let worker = Worker::new(self.shared.clone(), state.clone(), p, rx);
-        let join = self.rt.spawn(worker.run());
+        let _ = self.input.send(Input::Assign {
+            partition: p,
+            state: state.clone(),
+        });
         Owned {
             state,
-            tx,
-            join,
             committed: committed.unwrap_or(-1),
             paused: false,
             high,
@@ -381,15 +383,17 @@ impl EsmContext {
         self.finish(c, removed, !lost);
     }
 
-    /// Stops workers, waits (bounded) for their in-flight invocations, commits synchronously.
+    /// Stops partitions, waits (bounded) for the batches in flight holding them, commits
+    /// synchronously.
     fn finish(&self, c: &BaseConsumer<Self>, mut removed: Vec<(i32, Owned)>, commit: bool) {
-        for (_, o) in &removed {
+        for (p, o) in &removed {
             o.state.stop();
+            let _ = self.input.send(Input::Revoke { partition: *p });
         }
-        let joins: Vec<_> = removed.iter_mut().map(|(_, o)| &mut o.join).collect();
+        let idle = removed.iter().map(|(_, o)| o.state.wait_idle());
         let wait = self.revoke_wait;
         let waited = self.rt.block_on(async move {
-            tokio::time::timeout(wait, futures::future::join_all(joins)).await
+            tokio::time::timeout(wait, futures::future::join_all(idle)).await
         });
         if waited.is_err() {
             warn!(
@@ -511,9 +515,12 @@ fn build_consumer(
         producer,
         function_arn: function_arn(&config.function_name),
     });
+    let (input, dispatcher_input) = unbounded_channel();
+    rt.spawn(Dispatcher::new(shared.clone(), dispatcher_input).run());
     let context = EsmContext {
         shared,
         rt,
+        input,
         topic: config.topic.clone(),
         revoke_wait: Duration::from_millis(opts.function_timeout_ms + REVOKE_MARGIN_MS),
         owned: Mutex::new(BTreeMap::new()),
@@ -605,7 +612,7 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
     let mut any_paused = false;
     while !shutdown.load(Ordering::SeqCst) {
         let mut got = 0;
-        // A paused partition resumes when its worker drains, which no poll wakes up for.
+        // A paused partition resumes when its buffer drains, which no poll wakes up for.
         let mut timeout = Duration::from_millis(if any_paused { PAUSED_POLL_MS } else { TICK_MS });
         while got < DRAIN_MAX_RECORDS {
             match consumer.poll(timeout) {
@@ -664,8 +671,8 @@ fn to_record(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> KafkaRecord {
     }
 }
 
-/// Hands polled records to their partition's worker; records of partitions no longer owned
-/// are dropped (the new owner reads them from the committed offset).
+/// Hands polled records to the dispatcher; records of partitions no longer owned are dropped
+/// (the new owner reads them from the committed offset).
 fn dispatch(ctx: &EsmContext, pending: &mut HashMap<i32, Vec<KafkaRecord>>) {
     if pending.values().all(Vec::is_empty) {
         return;
@@ -682,11 +689,13 @@ fn dispatch(ctx: &EsmContext, pending: &mut HashMap<i32, Vec<KafkaRecord>>) {
                 .buffered_records
                 .fetch_add(records.len(), Ordering::Relaxed);
             o.state.buffered_bytes.fetch_add(bytes, Ordering::Relaxed);
-            if let Err(e) = o.tx.send(records) {
-                let back = e.0;
-                o.state
-                    .buffered_records
-                    .fetch_sub(back.len(), Ordering::Relaxed);
+            let count = records.len();
+            let sent = ctx.input.send(Input::Records {
+                partition: *p,
+                records,
+            });
+            if sent.is_err() {
+                o.state.buffered_records.fetch_sub(count, Ordering::Relaxed);
                 o.state.buffered_bytes.fetch_sub(bytes, Ordering::Relaxed);
             }
         }
@@ -715,8 +724,8 @@ fn tick(consumer: &BaseConsumer<EsmContext>, st: &mut LoopState) {
     }
 }
 
-/// Pauses partitions whose worker has enough buffered and resumes drained ones; run after every
-/// drain so a worker that cut a batch gets records again without waiting for a tick.
+/// Pauses partitions with enough buffered and resumes drained ones; run after every drain so a
+/// partition cut into a batch gets records again without waiting for a tick.
 /// Returns whether any partition stays paused.
 fn apply_backpressure(consumer: &BaseConsumer<EsmContext>) -> bool {
     let ctx = consumer.context();

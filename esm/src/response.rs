@@ -1,12 +1,20 @@
 //! Interpreting a function's answer under ReportBatchItemFailures (ESM-SPEC section 3).
 //!
+//! AWS ("Configuring error handling controls for Kafka event sources",
+//! https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html): a partial batch
+//! response tells "which records in a batch failed processing, so Lambda can retry only the
+//! failed records". So the named records are the failed ones; every other record succeeded.
+//!
 //! Choices where AWS documents nothing for Kafka (following its SQS/Kinesis rules): a body of
 //! `null` counts as an empty response (success); a JSON body that is neither an object nor
 //! null fails the whole batch; an `offset` may be a JSON number or a string of digits.
 
 use crate::event::KafkaRecord;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+/// A record named by its `(topic, partition, offset)`.
+pub type RecordId = (String, i32, i64);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchVerdict {
@@ -14,36 +22,30 @@ pub enum BatchVerdict {
     AllSucceeded,
     /// The body could not be parsed, or an identifier names no record of the batch.
     AllFailed { reason: String },
-    /// Per (topic, partition): the lowest failed offset. Records of that partition below it are
-    /// done; it and the rest are retried. Partitions not listed are done.
-    Partial {
-        lowest_failed: BTreeMap<(String, i32), i64>,
-    },
+    /// The records named as failed (all of the batch); the others succeeded.
+    Partial { failed: BTreeSet<RecordId> },
 }
 
 /// Interprets the response `body` for `batch`.
 pub fn interpret(body: &[u8], batch: &[KafkaRecord]) -> BatchVerdict {
-    match lowest_failed(body, batch) {
-        Ok(lowest) if lowest.is_empty() => BatchVerdict::AllSucceeded,
-        Ok(lowest_failed) => BatchVerdict::Partial { lowest_failed },
+    match failed_records(body, batch) {
+        Ok(failed) if failed.is_empty() => BatchVerdict::AllSucceeded,
+        Ok(failed) => BatchVerdict::Partial { failed },
         Err(reason) => BatchVerdict::AllFailed { reason },
     }
 }
 
-fn lowest_failed(
-    body: &[u8],
-    batch: &[KafkaRecord],
-) -> Result<BTreeMap<(String, i32), i64>, String> {
-    let mut lowest = BTreeMap::new();
+fn failed_records(body: &[u8], batch: &[KafkaRecord]) -> Result<BTreeSet<RecordId>, String> {
+    let mut failed = BTreeSet::new();
     if body.trim_ascii().is_empty() {
-        return Ok(lowest);
+        return Ok(failed);
     }
     let parsed: Value = serde_json::from_slice(body)
         .map_err(|e| format!("response body is not JSON ({e}): {}", excerpt(body)))?;
     let failures = match &parsed {
-        Value::Null => return Ok(lowest),
+        Value::Null => return Ok(failed),
         Value::Object(map) => match map.get("batchItemFailures") {
-            None | Some(Value::Null) => return Ok(lowest),
+            None | Some(Value::Null) => return Ok(failed),
             Some(Value::Array(items)) => items,
             Some(other) => return Err(format!("batchItemFailures is not a list: {other}")),
         },
@@ -65,12 +67,9 @@ fn lowest_failed(
                 "itemIdentifier {topic}-{partition} offset {offset} names no record of the batch"
             ));
         }
-        let entry = lowest
-            .entry((topic.to_string(), partition))
-            .or_insert(offset);
-        *entry = (*entry).min(offset);
+        failed.insert((topic.to_string(), partition, offset));
     }
-    Ok(lowest)
+    Ok(failed)
 }
 
 /// `(topic, partition, offset)` of one `{"itemIdentifier": {"partition": "t-0", "offset": 5}}`.
@@ -170,21 +169,17 @@ mod tests {
     }
 
     #[test]
-    fn lowest_failed_offset_per_partition() {
+    fn the_named_records_are_the_failed_ones() {
         let body = r#"{"batchItemFailures":[
             {"itemIdentifier":{"partition":"orders-0","offset":102}},
             {"itemIdentifier":{"partition":"orders-0","offset":101}},
             {"itemIdentifier":{"partition":"my-topic-1","offset":"8"}}]}"#;
-        let expected = BTreeMap::from([
-            (("orders".to_string(), 0), 101),
-            (("my-topic".to_string(), 1), 8),
+        let expected = BTreeSet::from([
+            ("orders".to_string(), 0, 101),
+            ("orders".to_string(), 0, 102),
+            ("my-topic".to_string(), 1, 8),
         ]);
-        assert_eq!(
-            verdict(body),
-            BatchVerdict::Partial {
-                lowest_failed: expected
-            }
-        );
+        assert_eq!(verdict(body), BatchVerdict::Partial { failed: expected });
     }
 
     #[test]

@@ -1,46 +1,44 @@
-//! One partition's pipeline: buffer, cut batches, invoke with retries, bisection and partial
-//! failures, hand exhausted records to the on-failure destination, and publish the offset up to
-//! which everything is done (the commit position). The poll thread owns the Kafka consumer; a
-//! worker only ever talks to the function and the destination producer.
+//! The dispatcher: one task per poller that owns the buffers of the partitions the poller holds,
+//! cuts batches from the partitions with no batch in flight, and spawns one settle task per
+//! batch ([`crate::settle`]). The poll thread owns the Kafka consumer; the dispatcher and the
+//! settle tasks only ever talk to the function and the destination producer.
+//!
+//! As AWS does ("Using Lambda with self-managed Apache Kafka"), one payload gathers the ready
+//! records of several partitions, each under its `"<topic>-<partition>"` key in offset order.
+//! A partition is in at most ONE batch in flight; batches over disjoint partitions run at once.
 //!
 //! Choices where AWS documents nothing (ESM-SPEC "(undocumented)"):
-//! - A batch holds one partition only; partitions run as independent workers.
-//! - Splitting a failing batch (BisectBatchOnFunctionError) does not count as a retry; the halves
-//!   inherit the parent's retry count, so a poison record alone gets 1 + MaximumRetryAttempts
-//!   invocations. A partial failure (ReportBatchItemFailures) is a counted failed attempt of the
-//!   remainder, which is retried whole (not bisected).
-//! - MaximumRecordAgeInSeconds is checked after a failed attempt (before a retry): when the oldest
-//!   record of the failing (sub)batch is older, the whole (sub)batch goes to the destination with
-//!   RecordAgeExceeded.
-//! - When retries after a partial failure are exhausted, only the lowest failed record goes to
-//!   the destination; the records after it are retried as a fresh batch.
-//! - Throttles and transport errors are retried with backoff and never counted.
+//! - Fairness: partitions are offered to a batch round robin, starting after the partition the
+//!   previous batch started with, each giving the longest prefix that fits. A hot partition
+//!   that fills whole batches therefore cannot starve the others: while its batch is in flight
+//!   they form the next one, and they are offered first in their turn.
+//! - The batching window runs from the moment a partition has records and no batch in flight
+//!   (its first record arriving, or its previous batch settling); the batch is due when the
+//!   longest-waiting ready partition has waited the window, or when BatchSize records or a
+//!   full payload are ready over all free partitions.
+//! - A record that alone passes the payload limit is settled alone (MaximumPayloadSizeExceeded)
+//!   as its partition's batch, so the partition's order holds.
 
-use crate::batch::{bisect, take_batch};
+use crate::batch::{Ready, batch_due, oversized, plan_batch};
 use crate::config::MappingConfig;
-use crate::destination::{FailureCondition, FailureInfo, failure_record};
-use crate::event::{
-    EventContext, KafkaRecord, PAYLOAD_LIMIT_BYTES, encode_event, record_encoded_len,
-};
+use crate::event::{EventContext, KafkaRecord, PAYLOAD_LIMIT_BYTES, record_encoded_len};
 use crate::filter::passes;
-use crate::invoke::{Invoker, Outcome};
-use crate::response::{BatchVerdict, interpret};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::collections::VecDeque;
+use crate::invoke::Invoker;
+use crate::settle::{self, Held, Job, Released};
+use rdkafka::producer::FutureProducer;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedReceiver;
-use tracing::{info, warn};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tracing::debug;
 
-/// First pause after a failed or throttled attempt; doubles up to [`BACKOFF_MAX_MS`].
-pub const BACKOFF_FIRST_MS: u64 = 100;
-pub const BACKOFF_MAX_MS: u64 = 5_000;
-/// How long one destination write may wait for the broker's acknowledgement.
-pub const DESTINATION_SEND_TIMEOUT_MS: u64 = 30_000;
+/// Inputs taken from the poll thread in one go before batches are cut, so one batch can gather
+/// the records of several partitions polled together.
+const INPUT_DRAIN_MAX: usize = 256;
 
-/// What every worker of a poller shares.
+/// What the dispatcher and every settle task of a poller share.
 pub struct Shared {
     pub config: MappingConfig,
     pub ctx: EventContext,
@@ -50,16 +48,19 @@ pub struct Shared {
     pub envelope_len: usize,
 }
 
-/// A partition's state as seen by both the worker and the poll thread.
+/// A partition's state as seen by the poll thread, the dispatcher and the settle task holding it.
 #[derive(Debug)]
 pub struct PartitionState {
     /// The next offset not yet done (the commit position); -1 while unknown.
     pub done: AtomicI64,
-    /// Records handed to the worker and not yet cut into a batch (backpressure).
+    /// Records handed to the dispatcher and not yet cut into a batch (backpressure).
     pub buffered_records: AtomicUsize,
     pub buffered_bytes: AtomicUsize,
     stop: AtomicBool,
     stop_notify: Notify,
+    /// A batch holding this partition is in flight.
+    busy: AtomicBool,
+    idle_notify: Notify,
 }
 
 impl PartitionState {
@@ -70,10 +71,12 @@ impl PartitionState {
             buffered_bytes: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             stop_notify: Notify::new(),
+            busy: AtomicBool::new(false),
+            idle_notify: Notify::new(),
         }
     }
 
-    /// Asks the worker to start no new invocation; the one in flight finishes.
+    /// Asks that no new invocation carry this partition; the one in flight finishes.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.stop_notify.notify_waiters();
@@ -83,10 +86,39 @@ impl PartitionState {
         self.stop.load(Ordering::SeqCst)
     }
 
-    async fn wait_stop(&self) {
+    pub async fn wait_stop(&self) {
         loop {
             let notified = self.stop_notify.notified();
             if self.stopped() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks a batch holding the partition in flight; `false` (and idle) if it was stopped.
+    /// Busy is set before stop is read, and stop before busy is read ([`Self::wait_idle`]):
+    /// one of the two sides always sees the other.
+    pub(crate) fn try_set_busy(&self) -> bool {
+        self.busy.store(true, Ordering::SeqCst);
+        if self.stopped() {
+            self.set_idle();
+            return false;
+        }
+        true
+    }
+
+    /// No batch holds the partition any more.
+    pub fn set_idle(&self) {
+        self.busy.store(false, Ordering::SeqCst);
+        self.idle_notify.notify_waiters();
+    }
+
+    /// Waits until no batch holds the partition.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle_notify.notified();
+            if !self.busy.load(Ordering::SeqCst) {
                 return;
             }
             notified.await;
@@ -112,481 +144,313 @@ pub fn record_mem_bytes(r: &KafkaRecord) -> usize {
             .sum::<usize>()
 }
 
-/// Doubling backoff: 100 ms, 200 ms, ... capped at 5 s.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next_ms: u64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            next_ms: BACKOFF_FIRST_MS,
-        }
-    }
-}
-
-impl Backoff {
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next_ms;
-        self.next_ms = (d * 2).min(BACKOFF_MAX_MS);
-        Duration::from_millis(d)
-    }
-}
-
-/// What to do after a counted failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Retry,
-    Bisect,
-    GiveUp(FailureCondition),
-}
-
-/// The decision after a counted failure of a (sub)batch of `len` records that has already been
-/// retried `retries` times. `max_retries` `None` = unbounded.
-pub fn next_step(
-    max_retries: Option<u32>,
-    retries: u32,
-    bisect_allowed: bool,
-    len: usize,
-    age_exceeded: bool,
-) -> Step {
-    if age_exceeded {
-        Step::GiveUp(FailureCondition::RecordAgeExceeded)
-    } else if bisect_allowed && len > 1 {
-        Step::Bisect
-    } else if max_retries.is_some_and(|m| retries >= m) {
-        Step::GiveUp(FailureCondition::RetryAttemptsExhausted)
-    } else {
-        Step::Retry
-    }
-}
-
-/// Whether the oldest of `timestamps_ms` is older than `max_age_s` at `now_ms`.
-pub fn age_exceeded(
-    timestamps_ms: impl Iterator<Item = i64>,
-    max_age_s: Option<u64>,
-    now_ms: i64,
-) -> bool {
-    let Some(max_age_s) = max_age_s else {
-        return false;
-    };
-    let oldest = timestamps_ms.filter(|t| *t >= 0).min();
-    oldest.is_some_and(|t| now_ms.saturating_sub(t) > (max_age_s as i64).saturating_mul(1000))
-}
-
-/// How an answer settles a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Done,
-    /// Records before this index are done; the rest failed (a counted failure).
-    Partial(usize),
-    Failed,
-    /// Throttled or no answer: retry, not counted.
-    Uncounted,
-}
-
-/// The verdict for `outcome` on `batch` (one partition).
-pub fn verdict(outcome: &Outcome, batch: &[KafkaRecord], report_item_failures: bool) -> Verdict {
-    match outcome {
-        Outcome::Success { body } if report_item_failures => match interpret(body, batch) {
-            BatchVerdict::AllSucceeded => Verdict::Done,
-            BatchVerdict::AllFailed { .. } => Verdict::Failed,
-            BatchVerdict::Partial { lowest_failed } => {
-                let first = &batch[0];
-                match lowest_failed.get(&(first.topic.to_string(), first.partition)) {
-                    None => Verdict::Done,
-                    Some(&lowest) => {
-                        let idx = batch
-                            .iter()
-                            .position(|r| r.offset >= lowest)
-                            .unwrap_or(batch.len());
-                        if idx >= batch.len() {
-                            Verdict::Done
-                        } else {
-                            Verdict::Partial(idx)
-                        }
-                    }
-                }
-            }
-        },
-        Outcome::Success { .. } => Verdict::Done,
-        Outcome::FunctionError { .. } | Outcome::Timeout => Verdict::Failed,
-        Outcome::Throttled | Outcome::Transport(_) => Verdict::Uncounted,
-    }
-}
-
-/// The worker was asked to stop; what is not done stays uncommitted.
+/// What the poll thread tells the dispatcher, in the order it happened.
 #[derive(Debug)]
-struct Stopped;
-
-enum Settled {
-    Done,
-    Split(Vec<KafkaRecord>, Vec<KafkaRecord>, u32),
-    /// The first record was given up; the rest starts afresh.
-    Rest(Vec<KafkaRecord>),
+pub enum Input {
+    /// The poller now holds `partition`, starting at `state.done`.
+    Assign {
+        partition: i32,
+        state: Arc<PartitionState>,
+    },
+    /// Polled records of one partition, in offset order (already counted in its state's
+    /// buffered counters).
+    Records {
+        partition: i32,
+        records: Vec<KafkaRecord>,
+    },
+    /// The poller no longer holds `partition` (its state is already stopped).
+    Revoke { partition: i32 },
 }
 
-pub struct Worker {
-    shared: Arc<Shared>,
+/// One held partition's buffer.
+struct Buffer {
     state: Arc<PartitionState>,
-    partition: i32,
-    rx: UnboundedReceiver<Vec<KafkaRecord>>,
-    buffer: VecDeque<KafkaRecord>,
+    records: VecDeque<KafkaRecord>,
     /// `record_encoded_len` of each buffered record, computed once on arrival.
-    buffer_lens: VecDeque<usize>,
-    buffer_encoded_bytes: usize,
-    first_arrival: Option<Instant>,
+    lens: VecDeque<usize>,
+    encoded_bytes: usize,
+    /// Since when the buffered records wait with no batch of the partition in flight.
+    ready_since: Option<Instant>,
     /// Offset after the last record received; older ones are duplicates after a re-assign.
     next_expected: i64,
+    in_flight: bool,
 }
 
-impl Worker {
-    pub fn new(
-        shared: Arc<Shared>,
-        state: Arc<PartitionState>,
-        partition: i32,
-        rx: UnboundedReceiver<Vec<KafkaRecord>>,
-    ) -> Self {
+impl Buffer {
+    fn new(state: Arc<PartitionState>) -> Self {
         let next_expected = state.done.load(Ordering::SeqCst);
-        Worker {
-            shared,
+        Buffer {
             state,
-            partition,
-            rx,
-            buffer: VecDeque::new(),
-            buffer_lens: VecDeque::new(),
-            buffer_encoded_bytes: 0,
-            first_arrival: None,
+            records: VecDeque::new(),
+            lens: VecDeque::new(),
+            encoded_bytes: 0,
+            ready_since: None,
             next_expected,
+            in_flight: false,
         }
     }
 
+    fn free_with_records(&self) -> bool {
+        !self.in_flight && !self.records.is_empty() && !self.state.stopped()
+    }
+
+    /// Nothing in flight: done up to the first buffered record, or all received.
+    fn publish_idle(&self) {
+        if self.in_flight {
+            return;
+        }
+        let done = match self.records.front() {
+            Some(r) => r.offset,
+            None if self.next_expected >= 0 => self.next_expected,
+            None => return,
+        };
+        self.state.done.fetch_max(done, Ordering::SeqCst);
+    }
+
+    /// Takes the first `count` records out of the buffer.
+    fn take(&mut self, count: usize) -> Vec<KafkaRecord> {
+        let encoded: usize = self.lens.drain(..count).sum();
+        self.encoded_bytes = self.encoded_bytes.saturating_sub(encoded);
+        let taken: Vec<KafkaRecord> = self.records.drain(..count).collect();
+        let mem: usize = taken.iter().map(record_mem_bytes).sum();
+        self.state.take_buffered(taken.len(), mem);
+        taken
+    }
+}
+
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    input: UnboundedReceiver<Input>,
+    buffers: BTreeMap<i32, Buffer>,
+    release_tx: UnboundedSender<Released>,
+    release_rx: UnboundedReceiver<Released>,
+    /// The partition the previous batch started with; the next starts after it.
+    cursor: i32,
+}
+
+impl Dispatcher {
+    pub fn new(shared: Arc<Shared>, input: UnboundedReceiver<Input>) -> Self {
+        let (release_tx, release_rx) = unbounded_channel();
+        Dispatcher {
+            shared,
+            input,
+            buffers: BTreeMap::new(),
+            release_tx,
+            release_rx,
+            cursor: -1,
+        }
+    }
+
+    /// Runs until the poll thread drops its sender.
     pub async fn run(mut self) {
-        while self.fill().await {
-            let cfg = &self.shared.config;
-            let taken = take_batch(
-                &mut self.buffer,
-                cfg.batch_size,
-                self.shared.envelope_len,
-                PAYLOAD_LIMIT_BYTES,
-            );
-            let result = match taken {
-                Ok(batch) => {
-                    self.account_taken(&batch);
-                    self.process(batch).await
-                }
-                Err(record) => {
-                    self.account_taken(std::slice::from_ref(&record));
-                    self.publish(record.offset);
-                    self.give_up(
-                        &[record],
-                        FailureCondition::MaximumPayloadSizeExceeded,
-                        0,
-                        None,
-                    )
-                    .await
-                }
-            };
-            if result.is_err() {
-                break;
-            }
-            self.first_arrival = (!self.buffer.is_empty()).then(Instant::now);
-            self.publish_idle();
-        }
-    }
-
-    /// Waits until a batch can be cut; `false` when the worker must stop.
-    async fn fill(&mut self) -> bool {
         let window = Duration::from_millis(self.shared.config.batching_window_ms);
         loop {
-            if self.state.stopped() {
-                return false;
-            }
-            let limit = PAYLOAD_LIMIT_BYTES.saturating_sub(self.shared.envelope_len);
-            if let Some(first) = self.first_arrival
-                && (self.buffer.len() >= self.shared.config.batch_size
-                    || self.buffer_encoded_bytes >= limit
-                    || first.elapsed() >= window)
-            {
-                return true;
-            }
+            self.cut_due_batches(window);
             let deadline = self
-                .first_arrival
-                .map(|f| tokio::time::Instant::from_std(f + window));
+                .ready()
+                .oldest
+                .map(|t| tokio::time::Instant::from_std(t + window));
             tokio::select! {
-                biased;
-                _ = self.state.wait_stop() => return false,
-                got = self.rx.recv() => match got {
-                    Some(records) => {
-                        self.accept(records);
-                        while self.buffer.len() < self.shared.config.batch_size {
-                            match self.rx.try_recv() {
-                                Ok(more) => self.accept(more),
+                input = self.input.recv() => match input {
+                    Some(input) => {
+                        self.handle(input);
+                        for _ in 1..INPUT_DRAIN_MAX {
+                            match self.input.try_recv() {
+                                Ok(more) => self.handle(more),
                                 Err(_) => break,
                             }
                         }
-                        self.publish_idle();
                     }
-                    None => return false,
+                    None => return,
                 },
-                _ = sleep_until_opt(deadline), if deadline.is_some() => return true,
+                Some(released) = self.release_rx.recv() => self.release(released),
+                _ = sleep_until_opt(deadline), if deadline.is_some() => {}
             }
         }
     }
 
-    fn accept(&mut self, records: Vec<KafkaRecord>) {
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Assign { partition, state } => {
+                self.buffers.insert(partition, Buffer::new(state));
+            }
+            Input::Revoke { partition } => {
+                self.buffers.remove(&partition);
+            }
+            Input::Records { partition, records } => self.accept(partition, records),
+        }
+    }
+
+    fn accept(&mut self, partition: i32, records: Vec<KafkaRecord>) {
+        let Some(buf) = self.buffers.get_mut(&partition) else {
+            return; // no longer held: the new owner reads them from the committed offset
+        };
+        let filters = &self.shared.config.filters;
         let (mut dropped, mut dropped_bytes) = (0, 0);
         for r in records {
-            if r.offset < self.next_expected {
+            if r.offset < buf.next_expected {
                 dropped += 1;
                 dropped_bytes += record_mem_bytes(&r);
                 continue;
             }
-            self.next_expected = r.offset + 1;
-            if !passes(&self.shared.config.filters, r.value.as_deref()) {
+            buf.next_expected = r.offset + 1;
+            if !passes(filters, r.value.as_deref()) {
                 dropped += 1;
                 dropped_bytes += record_mem_bytes(&r);
                 continue;
             }
             let len = record_encoded_len(&r);
-            self.buffer_encoded_bytes += len;
-            self.buffer_lens.push_back(len);
-            self.buffer.push_back(r);
-            if self.first_arrival.is_none() {
-                self.first_arrival = Some(Instant::now());
+            buf.encoded_bytes += len;
+            buf.lens.push_back(len);
+            buf.records.push_back(r);
+            if buf.ready_since.is_none() && !buf.in_flight {
+                buf.ready_since = Some(Instant::now());
             }
         }
-        self.state.take_buffered(dropped, dropped_bytes);
+        buf.state.take_buffered(dropped, dropped_bytes);
+        buf.publish_idle();
     }
 
-    fn account_taken(&mut self, batch: &[KafkaRecord]) {
-        let encoded: usize = self.buffer_lens.drain(..batch.len()).sum();
-        self.buffer_encoded_bytes = self.buffer_encoded_bytes.saturating_sub(encoded);
-        let mem: usize = batch.iter().map(record_mem_bytes).sum();
-        self.state.take_buffered(batch.len(), mem);
-    }
-
-    /// Everything below `offset` is done.
-    fn publish(&self, offset: i64) {
-        self.state.done.fetch_max(offset, Ordering::SeqCst);
-    }
-
-    /// Nothing in flight: done up to the first buffered record, or all received.
-    fn publish_idle(&self) {
-        match self.buffer.front() {
-            Some(r) => self.publish(r.offset),
-            None if self.next_expected >= 0 => self.publish(self.next_expected),
-            None => {}
-        }
-    }
-
-    async fn process(&mut self, batch: Vec<KafkaRecord>) -> Result<(), Stopped> {
-        let mut work = VecDeque::from([(batch, 0u32)]);
-        while let Some((records, retries)) = work.pop_front() {
-            self.publish(records[0].offset);
-            match self.settle(records, retries).await? {
-                Settled::Done => {}
-                Settled::Split(first, second, retries) => {
-                    work.push_front((second, retries));
-                    work.push_front((first, retries));
-                }
-                Settled::Rest(rest) => work.push_front((rest, 0)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Invokes `records` until they succeed, split, or are given up.
-    async fn settle(
-        &mut self,
-        mut records: Vec<KafkaRecord>,
-        mut retries: u32,
-    ) -> Result<Settled, Stopped> {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        let mut backoff = Backoff::default();
-        let mut attempt = 0u32;
-        loop {
-            if self.state.stopped() {
-                return Err(Stopped);
-            }
-            attempt += 1;
-            let outcome = shared
-                .invoker
-                .invoke(encode_event(&shared.ctx, &records))
-                .await;
-            let v = verdict(&outcome, &records, cfg.report_batch_item_failures);
-            self.log_batch(&records, attempt, retries, &outcome, &v);
-            let partial = matches!(v, Verdict::Partial(_));
-            let bisect_allowed = match v {
-                Verdict::Done => return Ok(Settled::Done),
-                Verdict::Uncounted => {
-                    self.pause(backoff.next_delay()).await?;
-                    continue;
-                }
-                Verdict::Partial(idx) => {
-                    records.drain(..idx);
-                    self.publish(records[0].offset);
-                    false
-                }
-                Verdict::Failed => cfg.bisect_batch_on_function_error,
+    /// A settled batch gives its partitions back; a partition revoked (and perhaps assigned
+    /// again) meanwhile is not this batch's any more.
+    fn release(&mut self, released: Released) {
+        for (partition, state) in released {
+            let Some(buf) = self.buffers.get_mut(&partition) else {
+                continue;
             };
-            let now_ms = chrono::Utc::now().timestamp_millis();
-            let old = age_exceeded(
-                records.iter().map(|r| r.timestamp_ms),
-                cfg.max_record_age_s,
-                now_ms,
-            );
-            match next_step(
-                cfg.effective_max_retries(),
-                retries,
-                bisect_allowed,
-                records.len(),
-                old,
-            ) {
-                Step::Retry => {
-                    retries += 1;
-                    self.pause(backoff.next_delay()).await?;
-                }
-                Step::Bisect => {
-                    let (a, b) = bisect(&records).expect("a batch of 2 or more records splits");
-                    return Ok(Settled::Split(a, b, retries));
-                }
-                Step::GiveUp(condition) if partial && records.len() > 1 => {
-                    // Only the record the function named is given up; the records after it
-                    // were not reported as failed, so they get their own attempts.
-                    let rest = records.split_off(1);
-                    self.give_up(&records, condition, retries + 1, Some(&outcome))
-                        .await?;
-                    return Ok(Settled::Rest(rest));
-                }
-                Step::GiveUp(condition) => {
-                    self.give_up(&records, condition, retries + 1, Some(&outcome))
-                        .await?;
-                    return Ok(Settled::Done);
-                }
+            if !Arc::ptr_eq(&buf.state, &state) {
+                continue;
+            }
+            buf.in_flight = false;
+            buf.ready_since = (!buf.records.is_empty()).then(Instant::now);
+            buf.publish_idle();
+        }
+    }
+
+    /// What the free partitions hold.
+    fn ready(&self) -> Ready {
+        let mut ready = Ready::default();
+        for buf in self.buffers.values().filter(|b| b.free_with_records()) {
+            ready.records += buf.records.len();
+            ready.encoded_bytes += buf.encoded_bytes;
+            ready.oldest = match (ready.oldest, buf.ready_since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        ready
+    }
+
+    /// Spawns batches while one is due.
+    fn cut_due_batches(&mut self, window: Duration) {
+        self.settle_oversized();
+        let room = PAYLOAD_LIMIT_BYTES.saturating_sub(self.shared.envelope_len);
+        let batch_size = self.shared.config.batch_size;
+        while batch_due(&self.ready(), Instant::now(), batch_size, room, window) {
+            if !self.cut_batch() {
+                break;
             }
         }
     }
 
-    fn log_batch(
-        &self,
-        records: &[KafkaRecord],
-        attempt: u32,
-        retries: u32,
-        outcome: &Outcome,
-        v: &Verdict,
-    ) {
-        let label = match (outcome, v) {
-            (Outcome::Success { .. }, Verdict::Partial(_)) => "partial_failure",
-            (Outcome::Success { .. }, Verdict::Failed) => "batch_failure",
-            _ => outcome.label(),
-        };
-        let first = &records[0];
-        let last = &records[records.len() - 1];
-        if let Outcome::Transport(why) = outcome {
-            warn!(event = "invoke_error", partition = self.partition, error = %why, "function endpoint unreachable; retrying");
+    /// A free partition whose first record alone passes the payload limit settles it alone.
+    fn settle_oversized(&mut self) {
+        let envelope = self.shared.envelope_len;
+        let partitions: Vec<i32> = self
+            .buffers
+            .iter()
+            .filter(|(_, b)| {
+                b.free_with_records()
+                    && b.lens
+                        .front()
+                        .is_some_and(|&len| oversized(len, envelope, PAYLOAD_LIMIT_BYTES))
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for p in partitions {
+            let Some(buf) = self.buffers.get_mut(&p) else {
+                continue;
+            };
+            let mut taken = buf.take(1);
+            let Some(record) = taken.pop() else { continue };
+            if let Some(held) = hold(buf, p, record.offset) {
+                self.spawn(Job::Oversized(record), vec![held]);
+            }
         }
-        info!(
-            event = "batch",
-            topic = %first.topic,
-            partition = self.partition,
-            first_offset = first.offset,
-            last_offset = last.offset,
-            records = records.len(),
-            attempt,
-            retries,
-            outcome = label,
+    }
+
+    /// Cuts one batch from the free partitions, offered from after the cursor; `false` when
+    /// nothing could be taken.
+    fn cut_batch(&mut self) -> bool {
+        let cfg = &self.shared.config;
+        let start = self.cursor;
+        let order = self
+            .buffers
+            .range(start.saturating_add(1)..)
+            .chain(self.buffers.range(..=start))
+            .filter(|(_, b)| b.free_with_records())
+            .map(|(p, b)| (*p, &b.lens));
+        let plan = plan_batch(
+            order,
+            cfg.batch_size,
+            self.shared.envelope_len,
+            PAYLOAD_LIMIT_BYTES,
         );
-    }
-
-    /// Sleeps `d` unless told to stop.
-    async fn pause(&self, d: Duration) -> Result<(), Stopped> {
-        tokio::select! {
-            _ = self.state.wait_stop() => Err(Stopped),
-            _ = tokio::time::sleep(d) => Ok(()),
-        }
-    }
-
-    /// Retries are over: each record goes to the destination (or is dropped with a log line
-    /// without one); only then is it done.
-    async fn give_up(
-        &self,
-        records: &[KafkaRecord],
-        condition: FailureCondition,
-        invoke_count: u32,
-        last: Option<&Outcome>,
-    ) -> Result<(), Stopped> {
-        let (status_code, function_error) = match last {
-            None => (None, None),
-            Some(Outcome::FunctionError { status, error_type }) => {
-                (Some(*status), error_type.clone())
-            }
-            Some(Outcome::Timeout) => (Some(200), Some("Unhandled".to_string())),
-            Some(_) => (Some(200), None),
+        let Some(&(first, _)) = plan.first() else {
+            return false;
         };
-        let info = FailureInfo {
-            condition,
-            approximate_invoke_count: invoke_count,
-            function_arn: self.shared.function_arn.clone(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            status_code,
-            function_error,
-            timestamp: chrono::Utc::now()
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string(),
-        };
-        for r in records {
-            let destination = match (&self.shared.producer, &self.shared.config.destination_topic) {
-                (Some(producer), Some(topic)) => {
-                    self.write_destination(producer, topic, r, &info).await?;
-                    format!("kafka://{topic}")
-                }
-                _ => "none".to_string(),
+        self.cursor = first;
+        let mut records = Vec::with_capacity(plan.iter().map(|(_, n)| n).sum());
+        let mut held = Vec::with_capacity(plan.len());
+        for (p, count) in plan {
+            let Some(buf) = self.buffers.get_mut(&p) else {
+                continue;
             };
-            info!(
-                event = "destination",
-                condition = condition.as_str(),
-                topic = %r.topic,
-                partition = r.partition,
-                offset = r.offset,
-                destination = %destination,
-                approximate_invoke_count = invoke_count,
-            );
-            self.publish(r.offset + 1);
+            let taken = buf.take(count);
+            let last_offset = taken.last().map_or(-1, |r| r.offset);
+            match hold(buf, p, last_offset) {
+                Some(h) => {
+                    held.push(h);
+                    records.extend(taken);
+                }
+                // Stopped meanwhile: the records are dropped with the buffer on Revoke.
+                None => continue,
+            }
         }
-        Ok(())
+        if !records.is_empty() {
+            debug!(
+                event = "batch_cut",
+                records = records.len(),
+                partitions = held.len()
+            );
+            self.spawn(Job::Invoke(records), held);
+        }
+        true
     }
 
-    /// Writes one failure record, retrying until the broker acknowledges it (acks=all) or the
-    /// worker is stopped: a record is never skipped before its failure record is stored.
-    async fn write_destination(
-        &self,
-        producer: &FutureProducer,
-        topic: &str,
-        record: &KafkaRecord,
-        info: &FailureInfo,
-    ) -> Result<(), Stopped> {
-        let body = failure_record(&self.shared.ctx, record, info);
-        let mut backoff = Backoff::default();
-        loop {
-            let mut fr = FutureRecord::<[u8], [u8]>::to(topic).payload(&body);
-            if let Some(key) = &record.key {
-                fr = fr.key(key.as_slice());
-            }
-            match producer
-                .send(fr, Duration::from_millis(DESTINATION_SEND_TIMEOUT_MS))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err((e, _)) => {
-                    warn!(event = "destination_error", topic, offset = record.offset, error = %e, "cannot write the failure record; retrying");
-                    self.pause(backoff.next_delay()).await?;
-                }
-            }
-        }
+    fn spawn(&self, job: Job, held: Vec<Held>) {
+        tokio::spawn(settle::run(
+            self.shared.clone(),
+            job,
+            held,
+            self.release_tx.clone(),
+        ));
     }
+}
+
+/// Marks `buf`'s partition in flight in a batch ending at `last_offset`; `None` if it was
+/// stopped (revoked) meanwhile.
+fn hold(buf: &mut Buffer, partition: i32, last_offset: i64) -> Option<Held> {
+    if !buf.state.try_set_busy() {
+        return None;
+    }
+    buf.in_flight = true;
+    buf.ready_since = None;
+    Some(Held {
+        partition,
+        state: buf.state.clone(),
+        last_offset,
+    })
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
@@ -599,104 +463,198 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::TimestampType;
+    use crate::settle::tests::{invoked, rec, shared};
+    use std::sync::Mutex;
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
-    fn rec(offset: i64) -> KafkaRecord {
-        KafkaRecord {
-            topic: "orders".into(),
-            partition: 0,
-            offset,
-            timestamp_ms: 1_000,
-            timestamp_type: TimestampType::CreateTime,
-            key: None,
-            value: Some(b"v".to_vec()),
-            headers: vec![],
+    /// When a call arrived and the partitions it carried.
+    type Calls = Arc<Mutex<Vec<(Instant, Vec<i32>)>>>;
+
+    /// Answers 200 after `delay`, remembering each call.
+    struct Recorder {
+        delay: Duration,
+        calls: Calls,
+    }
+
+    impl Respond for Recorder {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let v: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            let partitions = v["records"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|l| l[0]["partition"].as_i64().unwrap() as i32)
+                .collect();
+            self.calls
+                .lock()
+                .unwrap()
+                .push((Instant::now(), partitions));
+            ResponseTemplate::new(200).set_delay(self.delay)
         }
     }
 
-    #[test]
-    fn backoff_doubles_to_the_cap() {
-        let mut b = Backoff::default();
-        let ms: Vec<u128> = (0..8).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(ms, vec![100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    fn assign(tx: &UnboundedSender<Input>, partition: i32) -> Arc<PartitionState> {
+        let state = Arc::new(PartitionState::new(0));
+        tx.send(Input::Assign {
+            partition,
+            state: state.clone(),
+        })
+        .unwrap();
+        state
     }
 
-    #[test]
-    fn retries_until_the_maximum_then_gives_up() {
-        assert_eq!(next_step(Some(2), 0, false, 5, false), Step::Retry);
-        assert_eq!(next_step(Some(2), 1, false, 5, false), Step::Retry);
-        assert_eq!(
-            next_step(Some(2), 2, false, 5, false),
-            Step::GiveUp(FailureCondition::RetryAttemptsExhausted)
-        );
-        assert_eq!(
-            next_step(Some(0), 0, false, 1, false),
-            Step::GiveUp(FailureCondition::RetryAttemptsExhausted)
-        );
-        assert_eq!(next_step(None, 10_000, false, 1, false), Step::Retry);
+    fn send(tx: &UnboundedSender<Input>, partition: i32, offsets: std::ops::Range<i64>) {
+        let records = offsets.map(|o| rec(partition, o)).collect();
+        tx.send(Input::Records { partition, records }).unwrap();
     }
 
-    #[test]
-    fn bisects_before_counting_and_age_wins() {
-        assert_eq!(next_step(Some(0), 0, true, 2, false), Step::Bisect);
-        assert_eq!(
-            next_step(Some(0), 0, true, 1, false),
-            Step::GiveUp(FailureCondition::RetryAttemptsExhausted)
-        );
-        assert_eq!(
-            next_step(None, 0, true, 4, true),
-            Step::GiveUp(FailureCondition::RecordAgeExceeded)
-        );
-    }
-
-    #[test]
-    fn age_is_judged_by_the_oldest_record() {
-        let now = 200_000;
-        assert!(age_exceeded([100_000, 199_000].into_iter(), Some(60), now));
-        assert!(!age_exceeded([150_000, 199_000].into_iter(), Some(60), now));
-        assert!(!age_exceeded([0].into_iter(), None, now));
-        assert!(!age_exceeded([-1].into_iter(), Some(60), now));
-    }
-
-    #[test]
-    fn outcomes_map_to_verdicts() {
-        let batch = vec![rec(5), rec(6)];
-        let ok = Outcome::Success {
-            body: b"{}".to_vec(),
+    /// Waits (at most 10 s) until every state is done up to its `ends` entry.
+    async fn wait_done(states: &[Arc<PartitionState>], ends: &[i64]) {
+        let all_done = || {
+            states
+                .iter()
+                .zip(ends)
+                .all(|(s, &e)| s.done.load(Ordering::SeqCst) == e)
         };
-        assert_eq!(verdict(&ok, &batch, false), Verdict::Done);
-        assert_eq!(verdict(&Outcome::Timeout, &batch, false), Verdict::Failed);
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while !all_done() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let seen: Vec<i64> = states
+            .iter()
+            .map(|s| s.done.load(Ordering::SeqCst))
+            .collect();
+        assert!(waited.is_ok(), "done {seen:?}, expected {ends:?}");
+    }
+
+    #[tokio::test]
+    async fn one_payload_gathers_several_partitions() {
+        let server = MockServer::start().await;
+        Mock::given(matchers::method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let shared = shared(&server, r#", "MaximumBatchingWindowInSeconds": 0"#);
+        let (tx, rx) = unbounded_channel();
+        let states = [assign(&tx, 0), assign(&tx, 1)];
+        send(&tx, 0, 0..3);
+        send(&tx, 1, 0..2);
+        tokio::spawn(Dispatcher::new(shared, rx).run());
+        wait_done(&states, &[3, 2]).await;
         assert_eq!(
-            verdict(
-                &Outcome::FunctionError {
-                    status: 500,
-                    error_type: None
-                },
-                &batch,
-                true
-            ),
-            Verdict::Failed
-        );
-        assert_eq!(
-            verdict(&Outcome::Throttled, &batch, false),
-            Verdict::Uncounted
-        );
-        assert_eq!(
-            verdict(&Outcome::Transport("refused".into()), &batch, false),
-            Verdict::Uncounted
+            invoked(&server).await,
+            [vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]]
         );
     }
 
-    #[test]
-    fn partial_failure_keeps_the_records_before_the_lowest_failed() {
-        let batch = vec![rec(5), rec(6), rec(7)];
-        let body =
-            br#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-0","offset":6}}]}"#;
-        let outcome = Outcome::Success {
-            body: body.to_vec(),
+    #[tokio::test]
+    async fn a_partition_is_in_one_batch_at_a_time_while_others_run() {
+        const DELAY: Duration = Duration::from_millis(300);
+        let server = MockServer::start().await;
+        let calls: Calls = Arc::default();
+        Mock::given(matchers::method("POST"))
+            .respond_with(Recorder {
+                delay: DELAY,
+                calls: calls.clone(),
+            })
+            .mount(&server)
+            .await;
+        let shared = shared(
+            &server,
+            r#", "MaximumBatchingWindowInSeconds": 0, "BatchSize": 2"#,
+        );
+        let (tx, rx) = unbounded_channel();
+        let states = [assign(&tx, 0), assign(&tx, 1)];
+        send(&tx, 0, 0..6);
+        send(&tx, 1, 0..2);
+        tokio::spawn(Dispatcher::new(shared, rx).run());
+        wait_done(&states, &[6, 2]).await;
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        for p in 0..2 {
+            let at: Vec<Instant> = calls
+                .iter()
+                .filter(|(_, ps)| ps.contains(&p))
+                .map(|(t, _)| *t)
+                .collect();
+            for pair in at.windows(2) {
+                assert!(
+                    pair[1] - pair[0] >= DELAY,
+                    "partition {p} invoked again while its batch was in flight"
+                );
+            }
+        }
+        // The first two batches (partition 0's and partition 1's) ran at the same time.
+        assert!(calls[1].0 - calls[0].0 < DELAY, "{calls:?}");
+        assert_ne!(calls[0].1, calls[1].1);
+    }
+
+    #[tokio::test]
+    async fn a_revoke_waits_for_the_batch_in_flight_and_keeps_its_successes() {
+        let server = MockServer::start().await;
+        Mock::given(matchers::method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
+            .mount(&server)
+            .await;
+        let shared = shared(&server, r#", "MaximumBatchingWindowInSeconds": 0"#);
+        let (tx, rx) = unbounded_channel();
+        let state = assign(&tx, 0);
+        send(&tx, 0, 0..3);
+        tokio::spawn(Dispatcher::new(shared, rx).run());
+        let first_call = async {
+            while server.received_requests().await.unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         };
-        assert_eq!(verdict(&outcome, &batch, true), Verdict::Partial(1));
-        assert_eq!(verdict(&outcome, &batch, false), Verdict::Done);
+        tokio::time::timeout(Duration::from_secs(5), first_call)
+            .await
+            .expect("the batch is invoked within 5 s");
+        state.stop();
+        tx.send(Input::Revoke { partition: 0 }).unwrap();
+        send(&tx, 0, 3..5);
+        tokio::time::timeout(Duration::from_secs(5), state.wait_idle())
+            .await
+            .expect("the batch in flight ends within 5 s");
+        assert_eq!(state.done.load(Ordering::SeqCst), 3, "its successes count");
+        assert_eq!(invoked(&server).await.len(), 1, "nothing new was sent");
+    }
+
+    #[tokio::test]
+    async fn batches_start_round_robin_so_no_partition_goes_first_twice_in_a_row() {
+        let server = MockServer::start().await;
+        // Batches stay in flight for the whole test; they are released by hand below.
+        Mock::given(matchers::method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+            .mount(&server)
+            .await;
+        let shared = shared(&server, r#", "BatchSize": 2"#);
+        let (tx, rx) = unbounded_channel();
+        let mut d = Dispatcher::new(shared, rx);
+        let _states: Vec<Arc<PartitionState>> = (0..3).map(|p| assign(&tx, p)).collect();
+        for p in 0..3 {
+            send(&tx, p, 0..6);
+        }
+        while let Ok(input) = d.input.try_recv() {
+            d.handle(input);
+        }
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            assert!(d.cut_batch());
+            firsts.push(d.cursor);
+            let in_flight: Released = d
+                .buffers
+                .iter()
+                .filter(|(_, b)| b.in_flight)
+                .map(|(p, b)| (*p, b.state.clone()))
+                .collect();
+            assert_eq!(in_flight.len(), 1, "a full batch from one partition");
+            d.release(in_flight);
+        }
+        assert_eq!(firsts, [0, 1, 2, 0]);
+        let left: Vec<usize> = d.buffers.values().map(|b| b.records.len()).collect();
+        assert_eq!(left, [2, 4, 4]);
     }
 
     #[test]
@@ -706,5 +664,15 @@ mod tests {
         state.stop();
         assert!(state.stopped());
         assert_eq!(state.done.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_stopped_partition_is_never_marked_busy() {
+        let state = PartitionState::new(0);
+        assert!(state.try_set_busy());
+        state.set_idle();
+        state.stop();
+        assert!(!state.try_set_busy());
+        assert!(!state.busy.load(Ordering::SeqCst));
     }
 }
