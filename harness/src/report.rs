@@ -515,6 +515,7 @@ mod tests {
                 outcome: InvocationOutcome::FunctionError,
                 item_failures: Vec::new(),
                 malformed: None,
+                body: None,
             },
         );
         history.record_at(
