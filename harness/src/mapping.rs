@@ -123,6 +123,9 @@ impl Mapping {
 
     /// Starts pollers until `count` run; returns once each is alive (or fails with its log).
     pub async fn scale_to(&self, count: u32, action: &str) -> Result<(), MappingError> {
+        // Stamped before any poller spawns: a checker bounds the pollers' start-position
+        // decisions from below by this moment.
+        let began_ms = self.history.now_ms();
         if count == 0 || count > POLLERS_MAX {
             return Err(MappingError::PollerCount {
                 mapping: self.launch.name.clone(),
@@ -148,7 +151,7 @@ impl Mapping {
         for poller in &started {
             self.check_alive(poller).await?;
         }
-        self.record(action, count);
+        self.record_at(began_ms, action, count);
         Ok(())
     }
 
@@ -347,11 +350,18 @@ impl Mapping {
     }
 
     fn record(&self, action: &str, pollers: u32) {
-        self.history.record(EventKind::Lifecycle {
-            mapping: self.launch.name.clone(),
-            action: action.to_string(),
-            pollers,
-        });
+        self.record_at(self.history.now_ms(), action, pollers);
+    }
+
+    fn record_at(&self, at_ms: u64, action: &str, pollers: u32) {
+        self.history.record_at(
+            at_ms,
+            EventKind::Lifecycle {
+                mapping: self.launch.name.clone(),
+                action: action.to_string(),
+                pollers,
+            },
+        );
     }
 }
 

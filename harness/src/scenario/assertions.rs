@@ -603,16 +603,12 @@ impl Scenario {
     /// The checkers' subject for each mapping.
     pub(super) fn subjects(&self) -> Result<Vec<Subject>> {
         let mut subjects = Vec::new();
-        for def in self.mappings.values() {
+        for (name, def) in &self.mappings {
             let (config, group) = self.real_config(def)?;
-            let parsed = esm::config::MappingConfig::from_value(&config)?;
-            subjects.push(Subject {
-                topic: self.names.real(&def.topic),
-                function: def.function.clone(),
-                groups: vec![group],
-                destination_topic: parsed.destination_topic.clone(),
-                filters: parsed.filters.clone(),
-            });
+            let topic = self.names.real(&def.topic);
+            let subject = Subject::from_config(name, &topic, &def.function, &group, &config)
+                .map_err(|e| usage(format!("the mapping {name:?}: {e}")))?;
+            subjects.push(subject);
         }
         Ok(subjects)
     }
