@@ -146,7 +146,11 @@ fn check_response_context(json: &Value, condition: &str) -> Result<(), Destinati
         ));
     }
     text(json, "/responseContext/executedVersion")?;
-    text(json, "/responseContext/functionError")?;
+    // AWS's example shows an unhandled error; a record failed through ReportBatchItemFailures
+    // came from an answer without a function error (undocumented): null is accepted there.
+    if json.pointer("/responseContext/functionError") != Some(&Value::Null) {
+        text(json, "/responseContext/functionError")?;
+    }
     Ok(())
 }
 
@@ -289,6 +293,15 @@ mod tests {
                 why(&json)
             );
         }
+    }
+
+    #[test]
+    fn a_null_function_error_is_a_reported_item_failure() {
+        let mut json = example();
+        json["responseContext"]["functionError"] = Value::Null;
+        assert!(parse(&json.to_string()).is_ok());
+        json["responseContext"]["functionError"] = json!(1);
+        assert!(why(&json).starts_with("/responseContext/functionError: 1 is not a string"));
     }
 
     #[test]
