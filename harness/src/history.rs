@@ -95,10 +95,10 @@ pub enum EventKind {
     },
     /// A fault window opened (`end: false`) or closed (`end: true`).
     Fault { id: u64, name: String, end: bool },
-    /// A lifecycle step of a mapping: started, disabled, enabled, scaled, killed, restarted.
+    /// A lifecycle step of a mapping; `pollers` is how many run after it.
     Lifecycle {
         mapping: String,
-        action: String,
+        action: LifecycleAction,
         pollers: u32,
     },
     /// A structured line the consumer logged (start-position decision, offset lag, rebalance),
@@ -119,6 +119,50 @@ pub enum EventKind {
         partition: i32,
         log_start_offset: i64,
     },
+}
+
+/// What the harness did to a mapping's pollers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleAction {
+    Started,
+    Disabled,
+    Enabled,
+    Scaled,
+    /// SIGKILL of every poller.
+    Killed,
+    /// SIGKILL of one poller.
+    PollerKilled,
+    StoppedForRestart,
+    Restarted,
+    RestartedAfterPollerKill,
+}
+
+impl LifecycleAction {
+    /// A poller died without leaving the group: its call may run on in the function.
+    pub fn kills(self) -> bool {
+        matches!(
+            self,
+            LifecycleAction::Killed | LifecycleAction::PollerKilled
+        )
+    }
+}
+
+impl std::fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = match self {
+            LifecycleAction::Started => "started",
+            LifecycleAction::Disabled => "disabled",
+            LifecycleAction::Enabled => "enabled",
+            LifecycleAction::Scaled => "scaled",
+            LifecycleAction::Killed => "killed",
+            LifecycleAction::PollerKilled => "poller killed",
+            LifecycleAction::StoppedForRestart => "stopped for restart",
+            LifecycleAction::Restarted => "restarted",
+            LifecycleAction::RestartedAfterPollerKill => "restarted after a poller kill",
+        };
+        f.write_str(words)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

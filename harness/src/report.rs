@@ -547,7 +547,7 @@ mod tests {
             5,
             EventKind::Lifecycle {
                 mapping: "esm".into(),
-                action: "started".into(),
+                action: crate::history::LifecycleAction::Started,
                 pollers: 1,
             },
         );

@@ -703,9 +703,7 @@ fn kill_times(events: &[Event]) -> Vec<u64> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Lifecycle { action, .. } if action.to_ascii_lowercase().contains("kill") => {
-                Some(e.at_ms)
-            }
+            EventKind::Lifecycle { action, .. } if action.kills() => Some(e.at_ms),
             _ => None,
         })
         .collect()
@@ -891,6 +889,7 @@ pub fn all(events: &[Event], s: &Subject) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::LifecycleAction;
     use base64::Engine;
     use serde_json::json;
 
@@ -1163,7 +1162,7 @@ mod tests {
             20,
             EventKind::Lifecycle {
                 mapping: "esm".into(),
-                action: "killed".into(),
+                action: LifecycleAction::Killed,
                 pollers: 1,
             },
         ));
@@ -1234,12 +1233,12 @@ mod tests {
         assert!(!destination_format(&destination("not json".into(), None), &subject()).ok);
     }
 
-    fn lifecycle(at_ms: u64, action: &str, pollers: u32) -> Event {
+    fn lifecycle(at_ms: u64, action: LifecycleAction, pollers: u32) -> Event {
         ev(
             at_ms,
             EventKind::Lifecycle {
                 mapping: "esm".into(),
-                action: action.into(),
+                action,
                 pollers,
             },
         )
@@ -1266,13 +1265,13 @@ mod tests {
     /// off, then `between` (a deletion or nothing), a restart at 300 ms and 10-12 produced.
     fn off_and_on(between: Vec<Event>) -> Vec<Event> {
         let mut events: Vec<Event> = (0..5).map(|o| produced(20, 0, o)).collect();
-        events.push(lifecycle(10, "started", 1));
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
         events.push(ok(1, 30, 40, &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]));
         events.push(commit(50, 0, 5));
-        events.push(lifecycle(100, "disabled", 0));
+        events.push(lifecycle(100, LifecycleAction::Disabled, 0));
         events.extend((5..10).map(|o| produced(150, 0, o)));
         events.extend(between);
-        events.push(lifecycle(300, "enabled", 1));
+        events.push(lifecycle(300, LifecycleAction::Enabled, 1));
         events.extend((10..13).map(|o| produced(400, 0, o)));
         events
     }
@@ -1345,7 +1344,7 @@ mod tests {
     #[test]
     fn a_latest_first_start_skips_only_what_was_there() {
         let mut events: Vec<Event> = (0..3).map(|o| produced(5, 0, o)).collect();
-        events.push(lifecycle(10, "started", 1));
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
         events.extend((3..6).map(|o| produced(50, 0, o)));
         events.push(ok(1, 60, 70, &[(0, 4), (0, 5)]));
         let v = lost(&history(events.clone()), &latest());

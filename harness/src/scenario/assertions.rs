@@ -516,7 +516,9 @@ impl Scenario {
             .find_map(|e| match &e.kind {
                 EventKind::Lifecycle {
                     mapping: m, action, ..
-                } if m == mapping && action == "started" => Some(e.at_ms),
+                } if m == mapping && *action == crate::history::LifecycleAction::Started => {
+                    Some(e.at_ms)
+                }
                 _ => None,
             })
             .ok_or_else(|| usage(format!("the mapping {mapping:?} was never started")))?;
