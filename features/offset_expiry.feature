@@ -55,6 +55,8 @@ Feature: A mapping off for longer than offsets.retention.minutes restarts at its
     And the committed offsets of group "orders-group" are deleted
     And the mapping "esm" is enabled
     Then within 30 seconds "process" has received every record of "orders" 2 times
+    And within 30 seconds the group "orders-group" has committed the end of "orders"
+    And every guarantee holds
 
   Scenario: LATEST skips the records produced while the offsets were gone
     Given an event source mapping "esm" from "orders" to "process" with:
@@ -74,3 +76,5 @@ Feature: A mapping off for longer than offsets.retention.minutes restarts at its
     Then within 30 seconds "process" has received the value "order-25"
     And "process" never received the value "order-11"
     And "process" never received the value "order-20"
+    And within 30 seconds the group "orders-group" has committed the end of "orders"
+    And every guarantee holds

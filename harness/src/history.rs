@@ -7,11 +7,15 @@
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Upper bound on events kept per scenario; a soak run that passes it is a bug in the run itself.
 pub const EVENTS_MAX: usize = 5_000_000;
+/// Bytes of invocation bodies kept per scenario; later bodies are left out (the checkers then
+/// say how many events they could not read themselves).
+pub const BODIES_BYTES_MAX: usize = 256 * 1024 * 1024;
 
 /// A record as seen by the function or the destination: where it came from and what it held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +75,10 @@ pub enum EventKind {
         item_failures: Vec<ItemFailure>,
         /// The event did not parse as aws_lambda_events' KafkaEvent: why.
         malformed: Option<String>,
+        /// The request body as received, for checkers to parse with their own model; `None`
+        /// once the history's [`BODIES_BYTES_MAX`] budget is spent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
     },
     /// A committed offset of a group, observed on the broker (it changed since the last look).
     Commit {
@@ -90,10 +98,10 @@ pub enum EventKind {
     },
     /// A fault window opened (`end: false`) or closed (`end: true`).
     Fault { id: u64, name: String, end: bool },
-    /// A lifecycle step of a mapping: started, disabled, enabled, scaled, killed, restarted.
+    /// A lifecycle step of a mapping; `pollers` is how many run after it.
     Lifecycle {
         mapping: String,
-        action: String,
+        action: LifecycleAction,
         pollers: u32,
     },
     /// A structured line the consumer logged (start-position decision, offset lag, rebalance),
@@ -102,12 +110,69 @@ pub enum EventKind {
         mapping: String,
         line: serde_json::Value,
     },
+    /// A group's committed offsets are gone from the broker: deleted through the admin API or
+    /// expired by `offsets.retention.minutes`. The next start applies StartingPosition.
+    OffsetsGone {
+        group: String,
+        cause: OffsetsGoneCause,
+    },
     /// The broker's log start offset moved past records: they were deleted by retention.
     RetentionDeleted {
         topic: String,
         partition: i32,
         log_start_offset: i64,
     },
+}
+
+/// What the harness did to a mapping's pollers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleAction {
+    Started,
+    Disabled,
+    Enabled,
+    Scaled,
+    /// SIGKILL of every poller.
+    Killed,
+    /// SIGKILL of one poller.
+    PollerKilled,
+    StoppedForRestart,
+    Restarted,
+    RestartedAfterPollerKill,
+}
+
+impl LifecycleAction {
+    /// A poller died without leaving the group: its call may run on in the function.
+    pub fn kills(self) -> bool {
+        matches!(
+            self,
+            LifecycleAction::Killed | LifecycleAction::PollerKilled
+        )
+    }
+}
+
+impl std::fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = match self {
+            LifecycleAction::Started => "started",
+            LifecycleAction::Disabled => "disabled",
+            LifecycleAction::Enabled => "enabled",
+            LifecycleAction::Scaled => "scaled",
+            LifecycleAction::Killed => "killed",
+            LifecycleAction::PollerKilled => "poller killed",
+            LifecycleAction::StoppedForRestart => "stopped for restart",
+            LifecycleAction::Restarted => "restarted",
+            LifecycleAction::RestartedAfterPollerKill => "restarted after a poller kill",
+        };
+        f.write_str(words)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetsGoneCause {
+    Deleted,
+    Expired,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +188,7 @@ pub struct Event {
 pub struct History {
     began: Instant,
     events: Arc<Mutex<Vec<Event>>>,
+    body_bytes: Arc<AtomicUsize>,
 }
 
 impl Default for History {
@@ -136,6 +202,7 @@ impl History {
         History {
             began: Instant::now(),
             events: Arc::new(Mutex::new(Vec::new())),
+            body_bytes: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -145,6 +212,7 @@ impl History {
         History {
             began: Instant::now(),
             events: Arc::new(Mutex::new(events)),
+            body_bytes: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -160,6 +228,20 @@ impl History {
 
     pub fn ms_of(&self, instant: Instant) -> u64 {
         u64::try_from(instant.saturating_duration_since(self.began).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The body to keep in an invocation event: the text while the history's
+    /// [`BODIES_BYTES_MAX`] budget lasts, `None` after. A body that is not UTF-8 (so not JSON)
+    /// is kept as a note saying so, which no JSON parser accepts.
+    pub fn keep_body(&self, body: &[u8]) -> Option<String> {
+        let before = self.body_bytes.fetch_add(body.len(), Ordering::Relaxed);
+        if before + body.len() > BODIES_BYTES_MAX {
+            return None;
+        }
+        Some(match std::str::from_utf8(body) {
+            Ok(text) => text.to_string(),
+            Err(e) => format!("<the body is not UTF-8: {e}>"),
+        })
     }
 
     /// Appends an event stamped now.

@@ -498,10 +498,11 @@ impl Shared {
         } else {
             parse_event(&request.body).map_err(|why| (400, "InvalidRequestContentException", why))
         };
+        let body = self.history.keep_body(&request.body);
         match parsed {
-            Ok(event) => self.answer(function, start_ms, event),
+            Ok(event) => self.answer(function, start_ms, event, body),
             Err((status, error_type, why)) => {
-                self.refuse(function, start_ms, status, &why);
+                self.refuse(function, start_ms, status, &why, body);
                 error_response(status, error_type, &why)
             }
         }
@@ -514,7 +515,13 @@ impl Shared {
             .find(|c| state.functions.contains_key(c))
     }
 
-    fn answer(&self, function: String, start_ms: u64, event: ParsedEvent) -> ResponseTemplate {
+    fn answer(
+        &self,
+        function: String,
+        start_ms: u64,
+        event: ParsedEvent,
+        body: Option<String>,
+    ) -> ResponseTemplate {
         let mut state = self.state.lock().expect("mock lambda lock poisoned");
         let f = state
             .functions
@@ -550,11 +557,18 @@ impl Shared {
             event_source_arn: event.event_source_arn,
             malformed: None,
         };
-        self.store(&mut state, invocation);
+        self.store(&mut state, invocation, body);
         template.set_delay(Duration::from_millis(delay_ms))
     }
 
-    fn refuse(&self, function: String, start_ms: u64, status: u16, why: &str) {
+    fn refuse(
+        &self,
+        function: String,
+        start_ms: u64,
+        status: u16,
+        why: &str,
+        body: Option<String>,
+    ) {
         tracing::warn!(%function, %why, "mock Lambda: malformed event");
         let mut state = self.state.lock().expect("mock lambda lock poisoned");
         if state.malformed.len() < MALFORMED_MAX {
@@ -573,11 +587,12 @@ impl Shared {
             event_source_arn: None,
             malformed: Some(why.to_string()),
         };
-        self.store(&mut state, invocation);
+        self.store(&mut state, invocation, body);
     }
 
-    /// Records an invocation in the history and, within its bound, in the mock's own list.
-    fn store(&self, state: &mut State, invocation: Invocation) {
+    /// Records an invocation in the history (with the body as received, for the checkers'
+    /// own parser) and, within its bound, in the mock's own list.
+    fn store(&self, state: &mut State, invocation: Invocation, body: Option<String>) {
         self.history.record_at(
             invocation.start_ms,
             EventKind::Invocation {
@@ -589,6 +604,7 @@ impl Shared {
                 outcome: invocation.outcome,
                 item_failures: invocation.item_failures.clone(),
                 malformed: invocation.malformed.clone(),
+                body,
             },
         );
         if state.invocations.len() < INVOCATIONS_MAX {

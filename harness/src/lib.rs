@@ -2,12 +2,13 @@
 //! run as child processes, faults, one recorded history per scenario, and checkers that judge it.
 //!
 //! Modules follow Jepsen's split: `broker` (the database), `mapping` (the client: the consumer
-//! processes), `lambda` (the function), `nemesis` (faults), `history`, `check` (pure verdicts),
+//! processes), `lambda` (the function), `nemesis` (faults), `history`, `check` (pure verdicts, judged by `contract`: the checkers' own model of AWS),
 //! `report` (artifacts and the timeline picture). `scenario` ties them together for the steps.
 
 pub mod admin;
 pub mod broker;
 pub mod check;
+pub mod contract;
 pub mod history;
 pub mod lambda;
 pub mod mapping;

@@ -2,7 +2,7 @@
 //! consumer group. The harness only starts, signals and watches them; what they did is judged
 //! from the broker and the function, never from what they say about themselves.
 
-use crate::history::{EventKind, History};
+use crate::history::{EventKind, History, LifecycleAction};
 use crate::procs::{self, ChildProc, LineHook};
 use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
@@ -122,7 +122,10 @@ impl Mapping {
     }
 
     /// Starts pollers until `count` run; returns once each is alive (or fails with its log).
-    pub async fn scale_to(&self, count: u32, action: &str) -> Result<(), MappingError> {
+    pub async fn scale_to(&self, count: u32, action: LifecycleAction) -> Result<(), MappingError> {
+        // Stamped before any poller spawns: a checker bounds the pollers' start-position
+        // decisions from below by this moment.
+        let began_ms = self.history.now_ms();
         if count == 0 || count > POLLERS_MAX {
             return Err(MappingError::PollerCount {
                 mapping: self.launch.name.clone(),
@@ -148,7 +151,7 @@ impl Mapping {
         for poller in &started {
             self.check_alive(poller).await?;
         }
-        self.record(action, count);
+        self.record_at(began_ms, action, count);
         Ok(())
     }
 
@@ -262,7 +265,7 @@ impl Mapping {
     }
 
     /// Enabled=false: every poller leaves the group cleanly (SIGTERM).
-    pub async fn stop(&self, action: &str) {
+    pub async fn stop(&self, action: LifecycleAction) {
         let pollers = self.live_pollers();
         futures::future::join_all(
             pollers
@@ -279,7 +282,7 @@ impl Mapping {
         let pollers = self.live_pollers();
         futures::future::join_all(pollers.iter().map(|p| p.child.kill())).await;
         self.lags.lock().expect("lags lock poisoned").clear();
-        self.record("killed", 0);
+        self.record(LifecycleAction::Killed, 0);
     }
 
     /// SIGKILL of the newest poller. Returns its id.
@@ -291,7 +294,8 @@ impl Mapping {
             .expect("lags lock poisoned")
             .remove(&poller.id);
         let left = u32::try_from(self.poller_count()).unwrap_or(u32::MAX);
-        self.record(&format!("poller {} killed", poller.id), left);
+        tracing::info!(mapping = %self.launch.name, poller = poller.id, "poller killed");
+        self.record(LifecycleAction::PollerKilled, left);
         Some(poller.id)
     }
 
@@ -346,12 +350,19 @@ impl Mapping {
             .collect()
     }
 
-    fn record(&self, action: &str, pollers: u32) {
-        self.history.record(EventKind::Lifecycle {
-            mapping: self.launch.name.clone(),
-            action: action.to_string(),
-            pollers,
-        });
+    fn record(&self, action: LifecycleAction, pollers: u32) {
+        self.record_at(self.history.now_ms(), action, pollers);
+    }
+
+    fn record_at(&self, at_ms: u64, action: LifecycleAction, pollers: u32) {
+        self.history.record_at(
+            at_ms,
+            EventKind::Lifecycle {
+                mapping: self.launch.name.clone(),
+                action,
+                pollers,
+            },
+        );
     }
 }
 

@@ -603,6 +603,7 @@ mod tests {
                 outcome: InvocationOutcome::FunctionError,
                 item_failures: Vec::new(),
                 malformed: None,
+                body: None,
             },
         );
         history.record_at(
@@ -634,7 +635,7 @@ mod tests {
             5,
             EventKind::Lifecycle {
                 mapping: "esm".into(),
-                action: "started".into(),
+                action: crate::history::LifecycleAction::Started,
                 pollers: 1,
             },
         );

@@ -612,7 +612,9 @@ impl Scenario {
             .find_map(|e| match &e.kind {
                 EventKind::Lifecycle {
                     mapping: m, action, ..
-                } if m == mapping && action == "started" => Some(e.at_ms),
+                } if m == mapping && *action == crate::history::LifecycleAction::Started => {
+                    Some(e.at_ms)
+                }
                 _ => None,
             })
             .ok_or_else(|| usage(format!("the mapping {mapping:?} was never started")))?;
@@ -720,16 +722,12 @@ impl Scenario {
     /// The checkers' subject for each mapping.
     pub(super) fn subjects(&self) -> Result<Vec<Subject>> {
         let mut subjects = Vec::new();
-        for def in self.mappings.values() {
+        for (name, def) in &self.mappings {
             let (config, group) = self.real_config(def)?;
-            let parsed = esm::config::MappingConfig::from_value(&config)?;
-            subjects.push(Subject {
-                topic: self.names.real(&def.topic),
-                function: def.function.clone(),
-                groups: vec![group],
-                destination_topic: parsed.destination_topic.clone(),
-                filters: parsed.filters.clone(),
-            });
+            let topic = self.names.real(&def.topic);
+            let subject = Subject::from_config(name, &topic, &def.function, &group, &config)
+                .map_err(|e| usage(format!("the mapping {name:?}: {e}")))?;
+            subjects.push(subject);
         }
         Ok(subjects)
     }

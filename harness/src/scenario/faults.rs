@@ -1,6 +1,7 @@
 //! Broker and network faults, and offset expiry and deletion.
 
 use super::*;
+use crate::history::OffsetsGoneCause;
 
 impl Scenario {
     pub(super) fn own_broker_for(&self, what: &str) -> Result<Arc<Broker>> {
@@ -105,6 +106,12 @@ impl Scenario {
         )
         .await;
         progress.finish();
+        if result.is_ok() {
+            self.history.record(EventKind::OffsetsGone {
+                group,
+                cause: OffsetsGoneCause::Expired,
+            });
+        }
         self.nemesis.end(id, &fault);
         result.map_err(|e| failed(self.names.localise(&e.to_string())))
     }
@@ -116,6 +123,12 @@ impl Scenario {
         let fault = format!("offsets of {local_group} deleted");
         let id = self.nemesis.begin(&fault);
         let result = admin.delete_group(&group).await;
+        if result.is_ok() {
+            self.history.record(EventKind::OffsetsGone {
+                group,
+                cause: OffsetsGoneCause::Deleted,
+            });
+        }
         self.nemesis.end(id, &fault);
         Ok(result?)
     }

@@ -1,6 +1,7 @@
 //! Setting a scenario up: broker, topics, functions, mappings, and the mappings' lifecycle.
 
 use super::*;
+use crate::history::LifecycleAction;
 
 impl Scenario {
     /// "a Kafka broker", "… with offsets retention of N minutes", "a Kafka cluster of N brokers".
@@ -250,7 +251,7 @@ impl Scenario {
         }
         let mapping = Arc::new(self.launch(name, &config).await?);
         let pollers = self.poller_count(&topic, &parsed, pollers)?;
-        mapping.scale_to(pollers, "started").await?;
+        mapping.scale_to(pollers, LifecycleAction::Started).await?;
         self.watch_group(&group, &topic);
         let def = self.mappings.get_mut(name).expect("checked above");
         def.running = Some(mapping);
@@ -318,16 +319,14 @@ impl Scenario {
         let (config, _) = self.real_config(def)?;
         let parsed = esm::config::MappingConfig::from_value(&config)?;
         let count = self.poller_count(&def.topic.clone(), &parsed, pollers)?;
-        mapping
-            .scale_to(count, &format!("scaled to {count}"))
-            .await?;
+        mapping.scale_to(count, LifecycleAction::Scaled).await?;
         self.mappings.get_mut(name).expect("exists").pollers_wanted = count;
         Ok(())
     }
 
     /// "disabled": Enabled=false, every poller leaves the group cleanly.
     pub async fn disable_mapping(&mut self, name: &str) -> Result<()> {
-        self.running(name)?.stop("disabled").await;
+        self.running(name)?.stop(LifecycleAction::Disabled).await;
         Ok(())
     }
 
@@ -335,7 +334,7 @@ impl Scenario {
     pub async fn enable_mapping(&mut self, name: &str) -> Result<()> {
         let mapping = self.running(name)?;
         let count = self.mapping_def(name)?.pollers_wanted;
-        mapping.scale_to(count, "enabled").await?;
+        mapping.scale_to(count, LifecycleAction::Enabled).await?;
         Ok(())
     }
 
@@ -352,10 +351,10 @@ impl Scenario {
     pub async fn restart_mapping(&mut self, name: &str) -> Result<()> {
         let mapping = self.running(name)?;
         if mapping.poller_count() > 0 {
-            mapping.stop("stopped for restart").await;
+            mapping.stop(LifecycleAction::StoppedForRestart).await;
         }
         let count = self.mapping_def(name)?.pollers_wanted;
-        mapping.scale_to(count, "restarted").await?;
+        mapping.scale_to(count, LifecycleAction::Restarted).await?;
         Ok(())
     }
 
@@ -457,7 +456,7 @@ impl Scenario {
                     self.kill_poller(name).await?;
                     let count = self.mapping_def(name)?.pollers_wanted;
                     self.running(name)?
-                        .scale_to(count, "restarted after a poller kill")
+                        .scale_to(count, LifecycleAction::RestartedAfterPollerKill)
                         .await?;
                 }
                 1 => self.freeze_mapping(name, u64::from(arg)).await?,

@@ -1,11 +1,19 @@
 //! Checkers: pure functions from a history to a verdict with evidence (Jepsen style).
 //!
-//! A checker never asks the consumer what it did: it reads what was produced, what the mock
-//! function received and answered, what the broker showed as committed, what landed on the
-//! destination topic, and the consumer's own start-position log lines.
+//! A checker never asks the consumer what it did, and never judges with code of the consumer or
+//! of the mock function: it reads what was produced, the bodies the mock function received
+//! (parsed with [`crate::contract`]), what the function answered, what the broker showed as
+//! committed, what landed on the destination topic, and what the harness did (starts, offset
+//! deletion), and judges them against the contract's model of AWS's documentation.
 
+mod start;
+
+use crate::contract::event::EventError;
+use crate::contract::{self, MappingModel, StartingPosition};
 use crate::history::{Event, EventKind, InvocationOutcome, ItemFailure, RecordRef};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+pub use start::start_position;
 
 /// Evidence lines kept per verdict.
 pub const EVIDENCE_MAX: usize = 20;
@@ -19,15 +27,40 @@ pub struct Verdict {
     pub evidence: Vec<String>,
 }
 
-/// What a mapping is judged on: its source topic (broker name), function, groups, destination
-/// topic (broker name) and filters.
+/// What a mapping is judged on: its name (as in lifecycle events), source topic (broker name),
+/// function, groups, and what the contract reads from its configuration.
 #[derive(Debug, Clone)]
 pub struct Subject {
+    pub mapping: String,
     pub topic: String,
     pub function: String,
     pub groups: Vec<String>,
+    /// Destination topic (broker name) of a `kafka://` on-failure destination.
     pub destination_topic: Option<String>,
-    pub filters: Vec<esm::filter::Pattern>,
+    pub filters: Vec<contract::filter::Pattern>,
+    pub starting_position: StartingPosition,
+}
+
+impl Subject {
+    /// The subject of a mapping from the (broker-named) configuration the consumer was given.
+    pub fn from_config(
+        mapping: &str,
+        topic: &str,
+        function: &str,
+        group: &str,
+        config: &serde_json::Value,
+    ) -> Result<Subject, contract::ConfigError> {
+        let model = MappingModel::from_config(config)?;
+        Ok(Subject {
+            mapping: mapping.to_string(),
+            topic: topic.to_string(),
+            function: function.to_string(),
+            groups: vec![group.to_string()],
+            destination_topic: model.destination_topic,
+            filters: model.filters,
+            starting_position: model.starting_position,
+        })
+    }
 }
 
 type Key = (i32, i64);
@@ -49,14 +82,27 @@ fn push_evidence(evidence: &mut Vec<String>, line: impl FnOnce() -> String) {
     }
 }
 
+/// How the checkers read an invocation's body with the contract's parser.
+#[derive(Debug, Clone, PartialEq)]
+enum BodyReading {
+    /// Parsed: the records are the contract's reading.
+    Parsed,
+    /// Not a valid event: why, naming the field.
+    Malformed(EventError),
+    /// Not kept (the history's body budget was spent): the records are the mock's decoding.
+    NotKept,
+}
+
 /// An invocation of the subject's function, reduced to the subject's topic.
 struct Inv<'a> {
     id: u64,
     start_ms: u64,
     end_ms: u64,
     outcome: InvocationOutcome,
-    malformed: bool,
-    records: Vec<&'a RecordRef>,
+    /// The mock answered 400/413 (the function never ran): its reason.
+    refused: Option<&'a str>,
+    reading: BodyReading,
+    records: Vec<Key>,
     item_failures: &'a [ItemFailure],
 }
 
@@ -64,7 +110,7 @@ impl Inv<'_> {
     /// Whether the function really ran on these records (a throttle, a service error or a
     /// refused event did not).
     fn reached_function(&self) -> bool {
-        !self.malformed
+        self.refused.is_none()
             && !matches!(
                 self.outcome,
                 InvocationOutcome::Throttled | InvocationOutcome::ServiceError
@@ -72,6 +118,37 @@ impl Inv<'_> {
     }
 }
 
+/// The records of `topic` in an invocation: the contract's reading of the body when it was kept
+/// and parses, else the mock's decoding.
+fn read_records(
+    body: Option<&str>,
+    mock_records: &[RecordRef],
+    topic: &str,
+) -> (BodyReading, Vec<Key>) {
+    let from_mock = || {
+        mock_records
+            .iter()
+            .filter(|r| r.topic == topic)
+            .map(|r| (r.partition, r.offset))
+            .collect()
+    };
+    match body.map(|b| contract::event::parse(b.as_bytes())) {
+        Some(Ok(event)) => (
+            BodyReading::Parsed,
+            event
+                .records
+                .iter()
+                .filter(|r| r.topic == topic)
+                .map(|r| (r.partition, r.offset))
+                .collect(),
+        ),
+        Some(Err(e)) => (BodyReading::Malformed(e), from_mock()),
+        None => (BodyReading::NotKept, from_mock()),
+    }
+}
+
+/// Every call of `function` that carried a record of `topic` or could not be read, in start
+/// order.
 fn invocations<'a>(events: &'a [Event], topic: &str, function: &str) -> Vec<Inv<'a>> {
     let mut out: Vec<Inv<'a>> = events
         .iter()
@@ -85,18 +162,27 @@ fn invocations<'a>(events: &'a [Event], topic: &str, function: &str) -> Vec<Inv<
                 outcome,
                 item_failures,
                 malformed,
-            } if f == function => Some(Inv {
-                id: *id,
-                start_ms: *start_ms,
-                end_ms: *end_ms,
-                outcome: *outcome,
-                malformed: malformed.is_some(),
-                records: records.iter().filter(|r| r.topic == topic).collect(),
-                item_failures,
-            }),
+                body,
+            } if f == function => {
+                let (reading, records) = read_records(body.as_deref(), records, topic);
+                Some(Inv {
+                    id: *id,
+                    start_ms: *start_ms,
+                    end_ms: *end_ms,
+                    outcome: *outcome,
+                    refused: malformed.as_deref(),
+                    reading,
+                    records,
+                    item_failures,
+                })
+            }
             _ => None,
         })
-        .filter(|i| !i.records.is_empty() || i.malformed)
+        .filter(|i| {
+            !i.records.is_empty()
+                || i.refused.is_some()
+                || matches!(i.reading, BodyReading::Malformed(_))
+        })
         .collect();
     out.sort_by_key(|i| (i.start_ms, i.id));
     out
@@ -104,9 +190,9 @@ fn invocations<'a>(events: &'a [Event], topic: &str, function: &str) -> Vec<Inv<
 
 /// The records of an invocation the function finished: all on success, those below their
 /// partition's lowest failed offset on a partial failure (none if a failure names no record).
-fn succeeded<'a>(inv: &Inv<'a>, topic: &str) -> Vec<&'a RecordRef> {
+fn succeeded(inv: &Inv, topic: &str) -> Vec<Key> {
     match inv.outcome {
-        _ if inv.malformed => Vec::new(),
+        _ if inv.refused.is_some() => Vec::new(),
         InvocationOutcome::Success => inv.records.clone(),
         InvocationOutcome::PartialFailure => {
             let mut lowest: HashMap<&str, i64> = HashMap::new();
@@ -115,9 +201,9 @@ fn succeeded<'a>(inv: &Inv<'a>, topic: &str) -> Vec<&'a RecordRef> {
                 *entry = (*entry).min(f.offset);
             }
             let names_a_record = inv.item_failures.iter().all(|f| {
-                inv.records.iter().any(|r| {
-                    r.offset == f.offset && f.partition_key == format!("{topic}-{}", r.partition)
-                })
+                inv.records
+                    .iter()
+                    .any(|&(p, o)| o == f.offset && f.partition_key == format!("{topic}-{p}"))
             });
             if !names_a_record {
                 return Vec::new();
@@ -126,8 +212,8 @@ fn succeeded<'a>(inv: &Inv<'a>, topic: &str) -> Vec<&'a RecordRef> {
                 .iter()
                 .copied()
                 .filter(
-                    |r| match lowest.get(format!("{topic}-{}", r.partition).as_str()) {
-                        Some(&low) => r.offset < low,
+                    |&(p, o)| match lowest.get(format!("{topic}-{p}").as_str()) {
+                        Some(&low) => o < low,
                         None => true,
                     },
                 )
@@ -141,7 +227,9 @@ fn succeeded<'a>(inv: &Inv<'a>, topic: &str) -> Vec<&'a RecordRef> {
 
 struct Produced<'a> {
     at_ms: u64,
+    key: Option<&'a str>,
     value: Option<&'a str>,
+    timestamp_ms: i64,
 }
 
 fn produced<'a>(events: &'a [Event], topic: &str) -> BTreeMap<Key, Produced<'a>> {
@@ -152,13 +240,16 @@ fn produced<'a>(events: &'a [Event], topic: &str) -> BTreeMap<Key, Produced<'a>>
                 topic: t,
                 partition,
                 offset,
+                key,
                 value,
-                ..
+                timestamp_ms,
             } if t == topic => Some((
                 (*partition, *offset),
                 Produced {
                     at_ms: e.at_ms,
+                    key: key.as_deref(),
                     value: value.as_deref(),
+                    timestamp_ms: *timestamp_ms,
                 },
             )),
             _ => None,
@@ -166,7 +257,8 @@ fn produced<'a>(events: &'a [Event], topic: &str) -> BTreeMap<Key, Produced<'a>>
         .collect()
 }
 
-/// Records of `topic` found in destination messages on `destination`.
+/// Records of `topic` found in destination messages on `destination` (read leniently: a
+/// malformed message is destination_format's to report).
 fn on_destination(events: &[Event], topic: &str, destination: Option<&str>) -> BTreeSet<Key> {
     let Some(destination) = destination else {
         return BTreeSet::new();
@@ -218,52 +310,26 @@ fn retention(events: &[Event], topic: &str) -> HashMap<i32, i64> {
     out
 }
 
-fn log_field<'a>(line: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    line.get(name)
-        .or_else(|| line.get("fields").and_then(|f| f.get(name)))
-}
-
-/// The highest start offset per partition that a LATEST or AT_TIMESTAMP start-position decision
-/// chose: records below it were skipped by that decision, not lost.
-///
-/// Offsets alone prove the record existed when the decision was made (offsets are assigned on
-/// append), whereas the Produced stamp is taken at the acknowledgement and may trail the line.
-fn start_skips(events: &[Event], topic: &str) -> HashMap<i32, i64> {
-    let mut out: HashMap<i32, i64> = HashMap::new();
-    for e in events {
-        let EventKind::ConsumerLog { line, .. } = &e.kind else {
-            continue;
-        };
-        if log_field(line, "event").and_then(|v| v.as_str()) != Some("start_position")
-            || log_field(line, "topic").and_then(|v| v.as_str()) != Some(topic)
-        {
-            continue;
-        }
-        let decision = log_field(line, "decision")
-            .map(|d| {
-                d.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| d.to_string())
-            })
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        if !(decision.contains("LATEST") || decision.contains("TIMESTAMP")) {
-            continue;
-        }
-        let as_i64 = |v: &serde_json::Value| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        };
-        let partition = log_field(line, "partition")
-            .and_then(as_i64)
-            .and_then(|p| i32::try_from(p).ok());
-        let offset = log_field(line, "offset").and_then(as_i64);
-        if let (Some(p), Some(o)) = (partition, offset) {
-            let entry = out.entry(p).or_insert(o);
-            *entry = (*entry).max(o);
-        }
+/// Produced records the mapping's filters drop, judged by the contract's matcher on the key and
+/// value the broker acknowledged.
+fn filtered_out(
+    produced: &BTreeMap<Key, Produced>,
+    filters: &[contract::filter::Pattern],
+) -> HashSet<Key> {
+    if filters.is_empty() {
+        return HashSet::new();
     }
-    out
+    produced
+        .iter()
+        .filter(|(_, p)| {
+            !contract::filter::passes(
+                filters,
+                p.key.map(str::as_bytes),
+                p.value.map(str::as_bytes),
+            )
+        })
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// Why a record that was never processed is not a loss.
@@ -283,7 +349,8 @@ struct Facts<'a> {
     succeeded_ms: HashMap<Key, u64>,
     destination: BTreeSet<Key>,
     retention: HashMap<i32, i64>,
-    start_skips: HashMap<i32, i64>,
+    /// Records a start with no committed offset skipped as its StartingPosition says.
+    start_skipped: HashSet<Key>,
     filtered: HashSet<Key>,
 }
 
@@ -293,27 +360,18 @@ impl<'a> Facts<'a> {
         let invocations = invocations(events, &s.topic, &s.function);
         let mut succeeded_ms: HashMap<Key, u64> = HashMap::new();
         for inv in &invocations {
-            for r in succeeded(inv, &s.topic) {
-                let entry = succeeded_ms
-                    .entry((r.partition, r.offset))
-                    .or_insert(inv.end_ms);
+            for key in succeeded(inv, &s.topic) {
+                let entry = succeeded_ms.entry(key).or_insert(inv.end_ms);
                 *entry = (*entry).min(inv.end_ms);
             }
         }
-        let filtered = if s.filters.is_empty() {
-            HashSet::new()
-        } else {
-            produced
-                .iter()
-                .filter(|(_, p)| !esm::filter::passes(&s.filters, p.value.map(str::as_bytes)))
-                .map(|(k, _)| *k)
-                .collect()
-        };
+        let filtered = filtered_out(&produced, &s.filters);
+        let start_skipped = start::skipped(events, s, &produced, &invocations);
         Facts {
             produced,
             destination: on_destination(events, &s.topic, s.destination_topic.as_deref()),
             retention: retention(events, &s.topic),
-            start_skips: start_skips(events, &s.topic),
+            start_skipped,
             invocations,
             succeeded_ms,
             filtered,
@@ -328,7 +386,7 @@ impl<'a> Facts<'a> {
             Some(Excuse::Destination)
         } else if self.retention.get(&p).is_some_and(|&start| o < start) {
             Some(Excuse::Retention)
-        } else if self.start_skips.get(&p).is_some_and(|&start| o < start) {
+        } else if self.start_skipped.contains(&key) {
             Some(Excuse::StartPosition)
         } else {
             None
@@ -355,11 +413,7 @@ impl<'a> Facts<'a> {
         let (p, o) = key;
         let mut carried: BTreeMap<String, u32> = BTreeMap::new();
         for inv in &self.invocations {
-            if inv
-                .records
-                .iter()
-                .any(|r| r.partition == p && r.offset == o)
-            {
+            if inv.records.contains(&key) {
                 *carried
                     .entry(format!("{:?}", inv.outcome).to_lowercase())
                     .or_default() += 1;
@@ -443,8 +497,8 @@ pub fn delivery_counts(events: &[Event], topic: &str, function: &str) -> BTreeMa
         .iter()
         .filter(|i| i.reached_function())
     {
-        for r in &inv.records {
-            *counts.entry((r.partition, r.offset)).or_default() += 1;
+        for &key in &inv.records {
+            *counts.entry(key).or_default() += 1;
         }
     }
     counts
@@ -502,8 +556,7 @@ fn order_of(facts: &Facts, s: &Subject) -> Verdict {
         let mut last: HashMap<i32, i64> = HashMap::new();
         let mut here: HashSet<Key> = HashSet::new();
         let mut local = frontier.clone();
-        for r in &inv.records {
-            let (p, o) = (r.partition, r.offset);
+        for &(p, o) in &inv.records {
             if let Some(&before) = last.get(&p)
                 && o <= before
             {
@@ -657,9 +710,7 @@ fn kill_times(events: &[Event]) -> Vec<u64> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Lifecycle { action, .. } if action.to_ascii_lowercase().contains("kill") => {
-                Some(e.at_ms)
-            }
+            EventKind::Lifecycle { action, .. } if action.kills() => Some(e.at_ms),
             _ => None,
         })
         .collect()
@@ -668,11 +719,14 @@ fn kill_times(events: &[Event]) -> Vec<u64> {
 /// At most one invocation per partition in flight: no two calls carrying records of the same
 /// partition overlap in `[start_ms, end_ms)`, unless a poller was killed in between (noted).
 pub fn single_in_flight(events: &[Event], s: &Subject) -> Verdict {
-    let invs = invocations(events, &s.topic, &s.function);
+    single_in_flight_of(&invocations(events, &s.topic, &s.function), events, s)
+}
+
+fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
     let kills = kill_times(events);
     let mut by_partition: BTreeMap<i32, Vec<&Inv>> = BTreeMap::new();
-    for inv in &invs {
-        let partitions: BTreeSet<i32> = inv.records.iter().map(|r| r.partition).collect();
+    for inv in invs {
+        let partitions: BTreeSet<i32> = inv.records.iter().map(|&(p, _)| p).collect();
         for p in partitions {
             by_partition.entry(p).or_default().push(inv);
         }
@@ -714,96 +768,19 @@ pub fn single_in_flight(events: &[Event], s: &Subject) -> Verdict {
     verdict("single_in_flight", overlaps == 0, summary, evidence)
 }
 
-const CONDITIONS: [&str; 3] = [
-    "RetryAttemptsExhausted",
-    "RecordAgeExceeded",
-    "MaximumPayloadSizeExceeded",
-];
-
-/// Checks one destination message against ESM-SPEC section 5; the error names the field.
+/// Checks one destination message with the contract's model of AWS's on-failure record, then
+/// that it is about a record of the source topic and keyed by that record's key.
 pub fn check_destination_body(
     body: &str,
     key: Option<&str>,
     source_topic: &str,
 ) -> Result<(), String> {
-    use serde_json::Value;
-    let json: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-    let field = |path: &str| json.pointer(path).filter(|v| !v.is_null());
-    let string = |path: &str| {
-        field(path)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{path} is not a string"))
-    };
-    let condition = string("/requestContext/condition")?;
-    if !CONDITIONS.contains(&condition) {
-        return Err(format!(
-            "/requestContext/condition is {condition:?}; allowed: {CONDITIONS:?}"
-        ));
-    }
-    string("/requestContext/requestId")?;
-    string("/requestContext/functionArn")?;
-    // A record too large to send was never invoked, so its count may be 0.
-    let min_invokes = if condition == "MaximumPayloadSizeExceeded" {
-        0
-    } else {
-        1
-    };
-    match field("/requestContext/approximateInvokeCount").and_then(Value::as_u64) {
-        Some(n) if n >= min_invokes => {}
-        _ => {
-            return Err(format!(
-                "/requestContext/approximateInvokeCount must be a number >= {min_invokes}"
-            ));
-        }
-    }
-    let response = json.get("responseContext");
-    match (condition, response) {
-        ("MaximumPayloadSizeExceeded", Some(Value::Null) | None) => {}
-        ("MaximumPayloadSizeExceeded", _) => {
-            return Err("/responseContext must be null for MaximumPayloadSizeExceeded".into());
-        }
-        (_, Some(Value::Object(_))) => {}
-        _ => {
-            return Err(format!(
-                "/responseContext must be an object for {condition}"
-            ));
-        }
-    }
-    if string("/version")? != "1.0" {
-        return Err("/version must be \"1.0\"".into());
-    }
-    let timestamp = string("/timestamp")?;
-    chrono::DateTime::parse_from_rfc3339(timestamp)
-        .map_err(|e| format!("/timestamp {timestamp:?} is not RFC 3339: {e}"))?;
-    for path in ["/KafkaBatchInfo/batchSize", "/KafkaBatchInfo/payloadSize"] {
-        field(path)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| format!("{path} is not a number"))?;
-    }
-    let info_offset = string("/KafkaBatchInfo/recordInfo/offset")?;
-    let info_timestamp = string("/KafkaBatchInfo/recordInfo/timestamp")?;
-    info_timestamp.parse::<i64>().map_err(|_| {
-        format!("/KafkaBatchInfo/recordInfo/timestamp {info_timestamp:?} is not epoch milliseconds")
-    })?;
-    let payload = field("/payload").ok_or("/payload is missing")?;
-    let event = crate::lambda::parse_event(payload.to_string().as_bytes())
-        .map_err(|e| format!("/payload: {e}"))?;
-    let [record] = event.records.as_slice() else {
-        return Err(format!(
-            "/payload holds {} records; exactly one expected",
-            event.records.len()
-        ));
-    };
+    let failure = contract::destination::parse(body).map_err(|e| e.to_string())?;
+    let record = &failure.record;
     if record.topic != source_topic {
         return Err(format!(
             "/payload record is from topic {:?}, not the source {source_topic:?}",
             record.topic
-        ));
-    }
-    if info_offset != record.offset.to_string() {
-        return Err(format!(
-            "/KafkaBatchInfo/recordInfo/offset {info_offset:?} is not the record's offset {}",
-            record.offset
         ));
     }
     let record_key = record
@@ -856,51 +833,70 @@ pub fn destination_format(events: &[Event], s: &Subject) -> Verdict {
     verdict("destination_format", bad == 0, summary, evidence)
 }
 
-/// Every event the function got was well formed (ESM-SPEC section 2).
+/// Every event the function got was well formed (ESM-SPEC section 2), as the contract's parser
+/// reads the body: the evidence names the field at fault. Bodies past the history's budget are
+/// counted as unread, and events the mock refused are reported with the mock's reason.
 pub fn well_formed_events(events: &[Event], s: &Subject) -> Verdict {
-    let mut total = 0usize;
+    well_formed_of(&invocations(events, &s.topic, &s.function), s)
+}
+
+fn well_formed_of(invs: &[Inv], s: &Subject) -> Verdict {
+    let (mut bad, mut unread) = (0usize, 0usize);
     let mut evidence = Vec::new();
-    let mut bad = 0usize;
-    for e in events {
-        if let EventKind::Invocation {
-            function,
-            id,
-            start_ms,
-            malformed,
-            ..
-        } = &e.kind
-            && *function == s.function
-        {
-            total += 1;
-            if let Some(why) = malformed {
-                bad += 1;
-                push_evidence(&mut evidence, || {
-                    format!("invocation #{id} at {start_ms} ms: {why}")
-                });
+    for inv in invs {
+        let why = match &inv.reading {
+            BodyReading::Malformed(e) => Some(e.to_string()),
+            BodyReading::NotKept => {
+                unread += 1;
+                None
             }
+            BodyReading::Parsed => None,
+        };
+        let why = why.or_else(|| {
+            inv.refused
+                .map(|r| format!("refused by the mock function, though the contract reads it: {r}"))
+        });
+        if let Some(why) = why {
+            bad += 1;
+            push_evidence(&mut evidence, || {
+                format!("invocation #{} at {} ms: {why}", inv.id, inv.start_ms)
+            });
         }
     }
-    let summary = format!("{bad} of {total} event(s) sent to {} malformed", s.function);
+    let mut summary = format!(
+        "{bad} of {} event(s) sent to {} malformed",
+        invs.len(),
+        s.function
+    );
+    if unread > 0 {
+        summary.push_str(&format!(
+            "; {unread} not read (bodies past the history's budget of {} bytes)",
+            crate::history::BODIES_BYTES_MAX
+        ));
+    }
     verdict("well_formed_events", bad == 0, summary, evidence)
 }
 
 /// The "every guarantee holds" set: nothing lost, order, commit safety, one call in flight per
-/// partition, well-formed destination records and events. Duplicates are allowed (at least once).
+/// partition, start positions, well-formed destination records and events. Duplicates are
+/// allowed (at least once).
 pub fn all(events: &[Event], s: &Subject) -> Vec<Verdict> {
     let facts = Facts::new(events, s);
     vec![
         lost_of(&facts, s),
         order_of(&facts, s),
         commit_safety_of(&facts, events, s),
-        single_in_flight(events, s),
+        single_in_flight_of(&facts.invocations, events, s),
+        start::start_position_of(events, s, &facts.produced, &facts.invocations),
         destination_format(events, s),
-        well_formed_events(events, s),
+        well_formed_of(&facts.invocations, s),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::LifecycleAction;
     use base64::Engine;
     use serde_json::json;
 
@@ -908,11 +904,13 @@ mod tests {
 
     fn subject() -> Subject {
         Subject {
+            mapping: "esm".into(),
             topic: T.into(),
             function: "process".into(),
             groups: vec!["g".into()],
             destination_topic: Some("dlq".into()),
             filters: Vec::new(),
+            starting_position: StartingPosition::TrimHorizon,
         }
     }
 
@@ -960,6 +958,7 @@ mod tests {
                 outcome,
                 item_failures: Vec::new(),
                 malformed: None,
+                body: None,
             },
         )
     }
@@ -1053,7 +1052,7 @@ mod tests {
     }
 
     #[test]
-    fn retention_destination_and_start_position_are_not_loss() {
+    fn retention_and_destination_are_not_loss() {
         let mut events: Vec<Event> = (0..6).map(|o| produced(1, 0, o)).collect();
         events.push(ev(
             5,
@@ -1061,14 +1060,6 @@ mod tests {
                 topic: T.into(),
                 partition: 0,
                 log_start_offset: 2,
-            },
-        ));
-        let line = json!({"fields": {"event": "start_position", "topic": T, "partition": 0, "decision": "LATEST", "offset": 4}});
-        events.push(ev(
-            6,
-            EventKind::ConsumerLog {
-                mapping: "esm".into(),
-                line,
             },
         ));
         let dest = destination_body(5, Some("k"));
@@ -1082,7 +1073,7 @@ mod tests {
                 body: dest,
             },
         ));
-        events.push(ok(1, 10, 20, &[(0, 4)]));
+        events.push(ok(1, 10, 20, &[(0, 2), (0, 3), (0, 4)]));
         let events = history(events);
         let v = lost(&events, &subject());
         assert!(v.ok, "{v:?}");
@@ -1091,7 +1082,6 @@ mod tests {
             "{}",
             v.summary
         );
-        assert!(v.summary.contains("2 skipped by a LATEST"), "{}", v.summary);
         assert!(
             v.summary.contains("1 sent to the destination"),
             "{}",
@@ -1179,7 +1169,7 @@ mod tests {
             20,
             EventKind::Lifecycle {
                 mapping: "esm".into(),
-                action: "killed".into(),
+                action: LifecycleAction::Killed,
                 pollers: 1,
             },
         ));
@@ -1211,9 +1201,9 @@ mod tests {
                                "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3},
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "version": "1.0", "timestamp": "2026-11-27T06:00:00.000Z",
-            "KafkaBatchInfo": {"batchSize": 1, "eventSourceArn": "a", "bootstrapServers": "b", "payloadSize": 512,
-                               "recordInfo": {"offset": offset.to_string(), "timestamp": "1545084650987"}},
-            "payload": {"eventSource": "SelfManagedKafka", "bootstrapServers": "b", "records": {format!("{T}-0"): [
+            "KafkaBatchInfo": {"batchSize": 1, "eventSourceArn": "a", "bootstrapServers": "b:9092", "payloadSize": 512,
+                               "recordInfo": {"offset": offset.to_string(), "timestamp": "2018-12-17T22:10:50.987Z"}},
+            "payload": {"eventSource": "SelfManagedKafka", "bootstrapServers": "b:9092", "records": {format!("{T}-0"): [
                 {"topic": T, "partition": 0, "offset": offset, "timestamp": 1_545_084_650_987_i64,
                  "timestampType": "CREATE_TIME", "key": key.map(b64), "value": b64("poison"), "headers": []}]}}
         })
@@ -1250,6 +1240,177 @@ mod tests {
         assert!(!destination_format(&destination("not json".into(), None), &subject()).ok);
     }
 
+    fn lifecycle(at_ms: u64, action: LifecycleAction, pollers: u32) -> Event {
+        ev(
+            at_ms,
+            EventKind::Lifecycle {
+                mapping: "esm".into(),
+                action,
+                pollers,
+            },
+        )
+    }
+
+    fn offsets_deleted(at_ms: u64) -> Event {
+        ev(
+            at_ms,
+            EventKind::OffsetsGone {
+                group: "g".into(),
+                cause: crate::history::OffsetsGoneCause::Deleted,
+            },
+        )
+    }
+
+    fn latest() -> Subject {
+        Subject {
+            starting_position: StartingPosition::Latest,
+            ..subject()
+        }
+    }
+
+    /// Offsets 0-4 processed and committed, the mapping disabled, 5-9 produced while it was
+    /// off, then `between` (a deletion or nothing), a restart at 300 ms and 10-12 produced.
+    fn off_and_on(between: Vec<Event>) -> Vec<Event> {
+        let mut events: Vec<Event> = (0..5).map(|o| produced(20, 0, o)).collect();
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
+        events.push(ok(1, 30, 40, &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]));
+        events.push(commit(50, 0, 5));
+        events.push(lifecycle(100, LifecycleAction::Disabled, 0));
+        events.extend((5..10).map(|o| produced(150, 0, o)));
+        events.extend(between);
+        events.push(lifecycle(300, LifecycleAction::Enabled, 1));
+        events.extend((10..13).map(|o| produced(400, 0, o)));
+        events
+    }
+
+    #[test]
+    fn a_latest_skip_after_the_offsets_were_deleted_is_excused() {
+        let mut events = off_and_on(vec![offsets_deleted(200)]);
+        events.push(commit(350, 0, 10));
+        events.push(ok(2, 410, 420, &[(0, 10), (0, 11), (0, 12)]));
+        events.push(commit(430, 0, 13));
+        let events = history(events);
+        for v in all(&events, &latest()) {
+            assert!(v.ok, "{v:?}");
+        }
+        let v = lost(&events, &latest());
+        assert!(v.summary.contains("5 skipped by"), "{}", v.summary);
+        let v = start_position(&events, &latest());
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.contains("skipped offsets 5 to 9")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_trim_horizon_replay_after_deletion_is_duplicates_not_loss() {
+        let mut events = off_and_on(vec![offsets_deleted(200)]);
+        let all_offsets: Vec<(i32, i64)> = (0..13).map(|o| (0, o)).collect();
+        events.push(ok(2, 410, 420, &all_offsets));
+        events.push(commit(430, 0, 13));
+        let events = history(events);
+        for v in all(&events, &subject()) {
+            assert!(v.ok, "{v:?}");
+        }
+        let v = duplicates(&events, &subject(), 1);
+        assert!(!v.ok);
+        assert!(v.summary.starts_with("5 of 13"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_latest_consumer_that_resets_to_the_earliest_after_deletion_is_flagged() {
+        let mut events = off_and_on(vec![offsets_deleted(200)]);
+        let all_offsets: Vec<(i32, i64)> = (0..13).map(|o| (0, o)).collect();
+        events.push(ok(2, 410, 420, &all_offsets));
+        events.push(commit(430, 0, 13));
+        let v = start_position(&history(events), &latest());
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains("began at offset 0, below the log end (at least 10)"),
+            "{:?}",
+            v.evidence
+        );
+    }
+
+    #[test]
+    fn a_consumer_that_skips_without_any_deletion_is_flagged() {
+        let mut events = off_and_on(Vec::new());
+        events.push(ok(2, 410, 420, &[(0, 10), (0, 11), (0, 12)]));
+        events.push(commit(430, 0, 13));
+        let events = history(events);
+        let v = lost(&events, &latest());
+        assert!(!v.ok);
+        assert!(v.summary.starts_with("5 of 13"), "{}", v.summary);
+        assert!(!order(&events, &latest()).ok);
+        assert!(!commit_safety(&events, &latest()).ok);
+        assert!(start_position(&events, &latest()).ok, "no start to judge");
+    }
+
+    #[test]
+    fn a_latest_first_start_skips_only_what_was_there() {
+        let mut events: Vec<Event> = (0..3).map(|o| produced(5, 0, o)).collect();
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
+        events.extend((3..6).map(|o| produced(50, 0, o)));
+        events.push(ok(1, 60, 70, &[(0, 4), (0, 5)]));
+        let v = lost(&history(events.clone()), &latest());
+        assert!(v.summary.starts_with("0 of 6"), "{}", v.summary);
+        events.push(ok(2, 80, 90, &[(0, 0)]));
+        events.push(ok(3, 5, 9, &[(1, 0)]));
+        assert!(start_position(&history(events), &latest()).ok);
+    }
+
+    #[test]
+    fn a_filter_bug_in_the_consumer_is_loss_not_filtering() {
+        let mut s = subject();
+        s.filters =
+            vec![contract::filter::Pattern::parse(r#"{"value": [{"prefix": "v1"}]}"#).unwrap()];
+        let mut events = three_produced();
+        events.push(ok(1, 10, 20, &[(0, 0)]));
+        let v = lost(&history(events), &s);
+        assert!(
+            !v.ok,
+            "offset 1 (v1) passes the filter and was never invoked"
+        );
+        assert!(v.summary.contains("1 filtered out"), "{}", v.summary);
+        assert!(v.evidence[0].contains("offset 1"), "{:?}", v.evidence);
+    }
+
+    #[test]
+    fn events_are_read_from_the_body_and_name_the_field_at_fault() {
+        let body = |trace: i64| {
+            json!({"eventSource": "SelfManagedKafka", "bootstrapServers": "b:9092", "records": {"orders-0": [
+                {"topic": T, "partition": 0, "offset": 2, "timestamp": 1, "timestampType": "CREATE_TIME",
+                 "value": "", "headers": [{"trace": [1, trace]}]}]}})
+            .to_string()
+        };
+        let mut call = ok(1, 10, 20, &[(0, 0)]);
+        if let EventKind::Invocation { body: b, .. } = &mut call.kind {
+            *b = Some(body(-1));
+        }
+        let mut events = three_produced();
+        events.push(call.clone());
+        let counts = delivery_counts(&history(events), T, "process");
+        assert_eq!(
+            counts.keys().collect::<Vec<_>>(),
+            vec![&(0, 2)],
+            "the body wins"
+        );
+        if let EventKind::Invocation { body: b, .. } = &mut call.kind {
+            *b = Some(body(200));
+        }
+        let v = well_formed_events(&[call], &subject());
+        assert!(!v.ok);
+        assert!(
+            v.evidence[0].ends_with(
+                r#"records["orders-0"][0].headers[0].trace[1]: 200 is not a signed byte"#
+            ),
+            "{:?}",
+            v.evidence
+        );
+    }
+
     #[test]
     fn malformed_events_fail_their_checker() {
         let mut bad = ok(1, 10, 10, &[]);
@@ -1258,6 +1419,7 @@ mod tests {
         }
         let v = well_formed_events(&[bad], &subject());
         assert!(!v.ok);
+        assert!(v.evidence[0].contains("refused by the mock function"));
         assert!(v.evidence[0].contains("bad base64"));
     }
 }
@@ -1309,6 +1471,7 @@ mod throughput {
                     outcome: InvocationOutcome::Success,
                     item_failures: Vec::new(),
                     malformed: None,
+                    body: None,
                 },
             });
             events.push(Event {
@@ -1322,11 +1485,13 @@ mod throughput {
             });
         }
         let s = Subject {
+            mapping: "esm".into(),
             topic: topic.into(),
             function: "process".into(),
             groups: vec!["g".into()],
             destination_topic: None,
             filters: Vec::new(),
+            starting_position: StartingPosition::TrimHorizon,
         };
         let started = std::time::Instant::now();
         let verdicts = all(&events, &s);
