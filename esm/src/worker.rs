@@ -438,6 +438,8 @@ impl Worker {
                 cfg.max_record_age_s,
                 now_ms,
             );
+            #[cfg(feature = "defects")]
+            let old = old && !crate::defects::active(crate::defects::Defect::IgnoreRecordAge);
             match next_step(
                 cfg.effective_max_retries(),
                 retries,
