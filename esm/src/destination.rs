@@ -93,7 +93,21 @@ pub fn failure_record(ctx: &EventContext, record: &KafkaRecord, info: &FailureIn
         },
         "payload": payload,
     });
+    #[cfg(feature = "defects")]
+    let body = drop_payload_size(body);
     serde_json::to_vec(&body).expect("a serde_json::Value always serializes")
+}
+
+#[cfg(feature = "defects")]
+fn drop_payload_size(mut body: Value) -> Value {
+    if crate::defects::active(crate::defects::Defect::DestinationMissingField)
+        && let Some(info) = body
+            .get_mut("KafkaBatchInfo")
+            .and_then(Value::as_object_mut)
+    {
+        info.remove("payloadSize");
+    }
+    body
 }
 
 #[cfg(test)]

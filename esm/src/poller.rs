@@ -286,9 +286,25 @@ impl EsmContext {
                     skipped_from: None,
                 }
             } else {
-                decide_start(committed.get(&p).copied(), low, high, || {
+                let committed_p = committed.get(&p).copied();
+                #[cfg(feature = "defects")]
+                let committed_p = committed_p
+                    .filter(|_| !crate::defects::active(crate::defects::Defect::IgnoreCommitted));
+                decide_start(committed_p, low, high, || {
                     self.fallback_offset(c, p, low, high)
                 })
+            };
+            #[cfg(feature = "defects")]
+            let choice = match choice.decision {
+                "out_of_range"
+                    if crate::defects::active(crate::defects::Defect::ResetToEarliest) =>
+                {
+                    StartChoice {
+                        offset: low,
+                        ..choice
+                    }
+                }
+                _ => choice,
             };
             info!(
                 event = "start_position",
@@ -465,7 +481,11 @@ pub fn run(opts: PollerOptions) -> Result<(), PollerError> {
         std::mem::take(&mut *ctx.owned.lock().expect("owned lock poisoned"))
             .into_iter()
             .collect();
-    ctx.finish(&consumer, all, true);
+    #[cfg(not(feature = "defects"))]
+    let commit_on_stop = true;
+    #[cfg(feature = "defects")]
+    let commit_on_stop = !crate::defects::active(crate::defects::Defect::NoCommitOnStop);
+    ctx.finish(&consumer, all, commit_on_stop);
     drop(consumer); // closes: leaves the group
     info!(event = "stopped", poller = %opts.poller_id);
     rt.shutdown_timeout(Duration::from_secs(1));

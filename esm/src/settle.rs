@@ -315,6 +315,9 @@ impl Settler {
     /// Records past MaximumRecordAgeInSeconds are never sent: they go to the destination.
     async fn give_up_too_old(&mut self, item: &mut Item, last: Option<&Outcome>) {
         let max_age_s = self.shared.config.max_record_age_s;
+        #[cfg(feature = "defects")]
+        let max_age_s =
+            max_age_s.filter(|_| !crate::defects::active(crate::defects::Defect::IgnoreRecordAge));
         if max_age_s.is_none() {
             return;
         }
