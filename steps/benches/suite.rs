@@ -55,7 +55,14 @@ async fn run() -> Result<()> {
         .prefix("esm-bench-suite-")
         .tempdir()
         .context("cannot create a report folder")?;
-    let full = run_suite(&workspace, &features, tags.as_deref(), None, full_dir.path()).await?;
+    let full = run_suite(
+        &workspace,
+        &features,
+        tags.as_deref(),
+        None,
+        full_dir.path(),
+    )
+    .await?;
     if full.durations_ms.is_empty() {
         bail!("the full run wrote no scenario durations to its {DURATIONS_FILE}");
     }
@@ -252,8 +259,14 @@ fn print_summary(features: &str, tags: Option<&str>, full: &SuiteRun, shards: &[
             shard.selected
         );
     }
-    let failed = std::iter::once(full).chain(shards).filter(|r| r.failed).count();
+    let failed = std::iter::once(full)
+        .chain(shards)
+        .filter(|r| r.failed)
+        .count();
     if failed > 0 {
-        println!("  {failed} of {} runs had failing scenarios: see their output above", shards.len() + 1);
+        println!(
+            "  {failed} of {} runs had failing scenarios: see their output above",
+            shards.len() + 1
+        );
     }
 }
