@@ -43,7 +43,8 @@ struct SuiteRun {
     selected: usize,
     /// The report folder's durations file after the run (for a fresh folder: this run's).
     durations_ms: BTreeMap<String, u64>,
-    failed: bool,
+    /// The runner's result lines of failed scenarios.
+    failures: Vec<String>,
 }
 
 async fn run() -> Result<()> {
@@ -148,28 +149,28 @@ async fn run_suite(
         .await;
     let wall = started.elapsed();
     drop(child);
-    let (failed, selected) = match outcome(status, &log)? {
-        Outcome::Ran { failed } => (failed, selected_in_log(&log)?),
-        Outcome::NothingSelected => (false, 0),
+    let selected = match outcome(status, &log)? {
+        Outcome::Ran => selected_in_log(&log)?,
+        Outcome::NothingSelected => 0,
     };
     Ok(SuiteRun {
         wall,
         selected,
         durations_ms: read_durations(report_dir),
-        failed,
+        failures: failures_in_log(&log),
     })
 }
 
 enum Outcome {
-    Ran { failed: bool },
+    /// Every scenario passed, or some failed (the failures are in the log).
+    Ran,
     NothingSelected,
 }
 
 /// How the run ended; an error when it could not start, was interrupted or overran.
 fn outcome(status: Option<ExitStatus>, log: &Path) -> Result<Outcome> {
     match status.and_then(|s| s.code()) {
-        Some(EXIT_PASSED) => Ok(Outcome::Ran { failed: false }),
-        Some(EXIT_SCENARIO_FAILED) => Ok(Outcome::Ran { failed: true }),
+        Some(EXIT_PASSED | EXIT_SCENARIO_FAILED) => Ok(Outcome::Ran),
         Some(EXIT_NOTHING_MATCHED) => Ok(Outcome::NothingSelected),
         other => bail!(
             "esm-chaos run ended with {other:?} (None: killed or over {RUN_TIMEOUT_MS} ms); last log lines:\n{}",
@@ -191,6 +192,16 @@ fn selected_in_log(log: &Path) -> Result<usize> {
                 log_tail(log)
             )
         })
+}
+
+/// The runner's result lines of failed scenarios: "[n/N] FAILED  12.3 s  file:line  title".
+fn failures_in_log(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("] FAILED "))
+        .map(str::to_string)
+        .collect()
 }
 
 fn read_durations(report_dir: &Path) -> BTreeMap<String, u64> {
@@ -259,14 +270,10 @@ fn print_summary(features: &str, tags: Option<&str>, full: &SuiteRun, shards: &[
             shard.selected
         );
     }
-    let failed = std::iter::once(full)
+    for failure in std::iter::once(full)
         .chain(shards)
-        .filter(|r| r.failed)
-        .count();
-    if failed > 0 {
-        println!(
-            "  {failed} of {} runs had failing scenarios: see their output above",
-            shards.len() + 1
-        );
+        .flat_map(|r| &r.failures)
+    {
+        println!("  failed: {failure}");
     }
 }

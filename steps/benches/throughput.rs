@@ -23,6 +23,7 @@
 //!   partitions without a group), and with the default window the last, partial batch of each
 //!   partition waiting up to 0.5 s. On a short run they dominate, hence the 5M-record target;
 //!   the first-to-last-record ratio leaves the start-up out.
+//!
 //! `ESM_BENCH_POLLER_LOG=FILE` keeps a copy of the last poller's log (its per-batch lines) for
 //! profiling; each poller's pid is printed so `perf record -p PID` can attach.
 
