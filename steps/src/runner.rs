@@ -200,9 +200,13 @@ async fn run_cucumber(
         .before(|feature, rule, scenario, world| {
             let isolation = Isolation::of_steps(preflight::scenario_steps(feature, rule, scenario));
             let title = format!("{}: {}", feature.name, scenario.name);
+            let feature_path = feature.path.clone();
             async move {
                 match Scenario::new(world::context(), &title, isolation) {
-                    Ok(s) => world.scenario = Some(s),
+                    Ok(mut s) => {
+                        feature_path.inspect(|p| s.set_feature_path(p));
+                        world.scenario = Some(s)
+                    }
                     Err(e) => panic!("{e}"),
                 }
             }

@@ -106,6 +106,9 @@ macro_rules! step {
     };
 }
 
+#[path = "function_steps.rs"]
+mod function_steps;
+
 // ----- setup -------------------------------------------------------------------------------
 
 step!(broker, |s, a| { Ok(s.use_broker(1, None).await?) });
@@ -885,6 +888,9 @@ pub fn definitions() -> Vec<StepDef> {
             "every guarantee holds"
         ),
     ]
+    .into_iter()
+    .chain(function_steps::definitions())
+    .collect()
 }
 
 /// The step collection for Cucumber: every phrase under Given, When and Then.
