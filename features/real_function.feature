@@ -59,7 +59,8 @@ Feature: Your real function in the loop, not a mock
     When a record with value "sleep" is produced to "orders"
     And 2 records are produced to "orders"
     And the mapping "esm" is started
-    Then within 60 seconds the topic "orders-dlq" holds a failure record for the value "sleep" with condition "RetryAttemptsExhausted"
+    Then within 60 seconds the topic "orders-dlq" holds 1 record
+    And the topic "orders-dlq" holds a failure record for the value "sleep" with condition "RetryAttemptsExhausted"
     And within 30 seconds the group "orders-group" has committed the end of "orders"
     And "process" was invoked with the value "sleep" 2 times
     And the function "process" had 2 timeouts
