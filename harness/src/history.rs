@@ -122,6 +122,31 @@ pub enum EventKind {
         partition: i32,
         log_start_offset: i64,
     },
+    /// A change in one execution environment of a real function (the `runtime` module).
+    Environment {
+        function: String,
+        environment: u32,
+        change: EnvironmentChange,
+    },
+}
+
+/// What happened to an execution environment of a real function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum EnvironmentChange {
+    /// Init finished: the runtime asked for its first invocation `init_ms` after it started.
+    Ready { init_ms: u64 },
+    /// It served `invocation`; `cold` when that invocation waited for the environment's init.
+    Invoked { invocation: u64, cold: bool },
+    /// `invocation` passed the function timeout; the environment was killed.
+    TimedOut { invocation: u64 },
+    /// The process exited, during `invocation` or while idle.
+    Exited {
+        invocation: Option<u64>,
+        status: String,
+    },
+    /// The runtime never became ready: `init/error`, an exit before asking for work, or silence.
+    InitFailed { why: String },
 }
 
 /// What the harness did to a mapping's pollers.

@@ -262,7 +262,7 @@ fn sample_file_name(pid: u32, n: usize) -> Option<String> {
 
 /// Extracts the function name from the path segment: URL-decoded, a name, a name with a
 /// qualifier, or a full or partial ARN.
-fn function_candidates(segment: &str) -> Vec<String> {
+pub(crate) fn function_candidates(segment: &str) -> Vec<String> {
     let decoded = percent_decode(segment);
     let mut out = vec![decoded.clone()];
     let after_function = match decoded.rfind(":function:") {
@@ -276,7 +276,7 @@ fn function_candidates(segment: &str) -> Vec<String> {
     out
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -714,6 +714,23 @@ impl MockLambda {
                 pending_end_ms: Vec::new(),
             });
         f.delay_ms = delay_ms;
+    }
+
+    /// Records a call answered by something else (a real function) exactly as the mock's own
+    /// calls are recorded, under a fresh id, which it returns.
+    pub fn record_invocation(&self, mut invocation: Invocation, body: Option<String>) -> u64 {
+        invocation.id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = invocation.id;
+        let mut state = self.state();
+        if let Some(why) = &invocation.malformed
+            && state.malformed.len() < MALFORMED_MAX
+        {
+            state
+                .malformed
+                .push(format!("{}: {why}", invocation.function));
+        }
+        self.shared.store(&mut state, invocation, body);
+        id
     }
 
     /// The invocations of a function kept so far (at most [`INVOCATIONS_MAX`] in all).

@@ -17,5 +17,6 @@ pub mod nemesis;
 pub mod procs;
 pub mod proxy;
 pub mod report;
+pub mod runtime;
 pub mod scenario;
 pub mod wait;

@@ -2,7 +2,7 @@
 //! the consumer and broker logs, and an index.html that ties them together with the verdicts.
 
 use crate::check::Verdict;
-use crate::history::{Event, EventKind, History, InvocationOutcome};
+use crate::history::{EnvironmentChange, Event, EventKind, History, InvocationOutcome};
 use crate::names::Names;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -51,6 +51,69 @@ fn outcome_colour(outcome: InvocationOutcome, malformed: bool) -> &'static str {
 
 type Lane = (String, i32);
 
+/// What happened to a real function's environment in one invocation, marked on its bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// The invocation waited for a new environment's init.
+    ColdStart,
+    /// It passed the function timeout; its environment was killed.
+    Timeout,
+    /// Its environment's process exited under it.
+    Crash,
+    /// It was throttled (429).
+    Throttle,
+}
+
+impl Mark {
+    /// The glyph, its colour, and whether it sits at the bar's start (else its end).
+    fn glyph(self) -> (&'static str, &'static str, bool) {
+        match self {
+            Mark::ColdStart => ("▲", "#1f77b4", true),
+            Mark::Timeout => ("◆", "#c2185b", false),
+            Mark::Crash => ("✖", "#000000", false),
+            Mark::Throttle => ("⊘", "#555555", true),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Mark::ColdStart => "cold start",
+            Mark::Timeout => "timed out",
+            Mark::Crash => "environment crashed",
+            Mark::Throttle => "throttled",
+        }
+    }
+}
+
+/// Marks per invocation id, from the environments' changes and the invocations' outcomes.
+fn invocation_marks(events: &[Event]) -> BTreeMap<u64, Vec<Mark>> {
+    let mut marks: BTreeMap<u64, Vec<Mark>> = BTreeMap::new();
+    for e in events {
+        let (id, mark) = match &e.kind {
+            EventKind::Environment { change, .. } => match change {
+                EnvironmentChange::Invoked {
+                    invocation,
+                    cold: true,
+                } => (*invocation, Mark::ColdStart),
+                EnvironmentChange::TimedOut { invocation } => (*invocation, Mark::Timeout),
+                EnvironmentChange::Exited {
+                    invocation: Some(invocation),
+                    ..
+                } => (*invocation, Mark::Crash),
+                _ => continue,
+            },
+            EventKind::Invocation {
+                id,
+                outcome: InvocationOutcome::Throttled,
+                ..
+            } => (*id, Mark::Throttle),
+            _ => continue,
+        };
+        marks.entry(id).or_default().push(mark);
+    }
+    marks
+}
+
 /// One invocation's share of a lane.
 struct Bar {
     start_ms: u64,
@@ -59,6 +122,7 @@ struct Bar {
     high: i64,
     colour: &'static str,
     label: String,
+    marks: Vec<Mark>,
 }
 
 #[derive(Default)]
@@ -83,6 +147,7 @@ impl LaneData {
 
 fn lanes(events: &[Event]) -> BTreeMap<Lane, LaneData> {
     let mut lanes: BTreeMap<Lane, LaneData> = BTreeMap::new();
+    let marks = invocation_marks(events);
     for e in events {
         match &e.kind {
             EventKind::Produced {
@@ -125,6 +190,7 @@ fn lanes(events: &[Event]) -> BTreeMap<Lane, LaneData> {
                             "#{id} {outcome:?}, {}, {start_ms} to {end_ms} ms",
                             offsets_label(low, high)
                         ),
+                        marks: marks.get(id).cloned().unwrap_or_default(),
                     });
                 }
             }
@@ -329,6 +395,7 @@ fn legend(svg: &mut String) {
         ("#1f4e9c", "committed offset (a line per group)"),
         ("#ffd700", "fault window"),
     ];
+    let marks = [Mark::ColdStart, Mark::Timeout, Mark::Crash, Mark::Throttle];
     let mut x = 10.0;
     for (colour, label) in items {
         let _ = write!(
@@ -337,6 +404,16 @@ fn legend(svg: &mut String) {
             x + 14.0
         );
         x += 24.0 + label.len() as f64 * 6.2;
+    }
+    for mark in marks {
+        let (glyph, colour, _) = mark.glyph();
+        let _ = write!(
+            svg,
+            r#"<text x="{x}" y="43" fill="{colour}">{glyph}</text><text x="{}" y="43">{}</text>"#,
+            x + 12.0,
+            mark.label()
+        );
+        x += 24.0 + mark.label().len() as f64 * 6.2;
     }
 }
 
@@ -426,6 +503,16 @@ fn draw_lane(
             bar.colour,
             esc(&bar.label)
         );
+        for mark in &bar.marks {
+            let (glyph, colour, at_start) = mark.glyph();
+            let x = if at_start { x0 } else { x1.max(x0 + 1.5) };
+            let _ = write!(
+                svg,
+                r#"<text class="mark" x="{x:.1}" y="{:.1}" fill="{colour}" font-size="10" text-anchor="middle">{glyph}<title>{}</title></text>"#,
+                y0 - 1.0,
+                esc(&format!("{}: {}", mark.label(), bar.label))
+            );
+        }
     }
     for &&(t, offset) in &dots {
         let _ = write!(
@@ -659,6 +746,33 @@ mod tests {
         assert!(svg.contains(r#"class="commit""#));
         assert!(svg.contains("esm started (1)"));
         assert!(svg.contains("scenario &lt;one&gt;"));
+    }
+
+    #[test]
+    fn environment_changes_mark_their_invocations() {
+        let names = Names::new("report-test");
+        let history = small_history(&names);
+        for change in [
+            EnvironmentChange::Ready { init_ms: 300 },
+            EnvironmentChange::Invoked {
+                invocation: 1,
+                cold: true,
+            },
+            EnvironmentChange::TimedOut { invocation: 1 },
+        ] {
+            history.record_at(
+                10,
+                EventKind::Environment {
+                    function: "process".into(),
+                    environment: 1,
+                    change,
+                },
+            );
+        }
+        let svg = timeline_svg(&history.snapshot(), &names, "marks");
+        assert_eq!(svg.matches(r#"class="mark""#).count(), 2, "{svg}");
+        assert!(svg.contains("<title>cold start: #1 FunctionError"));
+        assert!(svg.contains("<title>timed out: #1 FunctionError"));
     }
 
     #[test]

@@ -323,9 +323,10 @@ async fn run_cucumber(
             let isolation = Isolation::of_steps(preflight::scenario_steps(feature, rule, scenario));
             let skipped = scenario.tags.iter().any(|t| t == SKIPPED_TAG);
             let title = format!("{}: {}", feature.name, scenario.name);
+            let feature_path = feature.path.clone();
             async move {
                 if !skipped {
-                    world.scenario = Some(start_scenario(&title, isolation).await);
+                    world.scenario = Some(start_scenario(&title, isolation, feature_path).await);
                 }
             }
             .boxed_local()
@@ -361,7 +362,11 @@ async fn run_cucumber(
 }
 
 /// A harness scenario; one with a broker of its own first waits for a free slot.
-async fn start_scenario(title: &str, isolation: Isolation) -> Scenario {
+async fn start_scenario(
+    title: &str,
+    isolation: Isolation,
+    feature_path: Option<PathBuf>,
+) -> Scenario {
     let ctx = world::context();
     let slot = if isolation.own_broker {
         Some(ctx.own_broker_slot().await)
@@ -371,6 +376,10 @@ async fn start_scenario(title: &str, isolation: Isolation) -> Scenario {
     match Scenario::new(ctx, title, isolation) {
         Ok(mut s) => {
             s.hold_slot(slot);
+            // A real function's command runs in its feature file's folder.
+            if let Some(path) = &feature_path {
+                s.set_feature_path(path);
+            }
             s
         }
         // A hook failure is how Cucumber reports a scenario that could not be set up.

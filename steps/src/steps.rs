@@ -115,6 +115,7 @@ macro_rules! step {
 
 // The second round's phrases (STEPS.md "Added in the second round"), one module per concept.
 mod fidelity;
+mod real_function;
 
 // ----- setup -------------------------------------------------------------------------------
 
@@ -897,6 +898,9 @@ fn first_round_definitions() -> Vec<StepDef> {
             "every guarantee holds"
         ),
     ]
+    .into_iter()
+    .chain(real_function::definitions())
+    .collect()
 }
 
 /// The step collection for Cucumber: every phrase under Given, When and Then.

@@ -5,10 +5,12 @@
 
 mod assertions;
 mod faults;
+mod functions;
 mod observe;
 mod setup;
 mod workload;
 
+pub use functions::FunctionEvent;
 pub use setup::set_table_field;
 
 use crate::admin::Admin;
@@ -52,6 +54,8 @@ pub enum ScenarioError {
     TimedOut(#[from] wait::TimedOut),
     #[error(transparent)]
     Config(#[from] esm::config::ConfigErrors),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     /// A scenario that asks for something it did not set up, or an impossible value.
     #[error("{0}")]
     Usage(String),
@@ -242,6 +246,9 @@ pub struct Scenario {
     owns_broker: bool,
     admin: Option<Arc<Admin>>,
     lambda: Option<MockLambda>,
+    /// Functions that are not the mock, and the folder their commands run in.
+    real_functions: BTreeMap<String, functions::RealEndpoint>,
+    feature_dir: Option<PathBuf>,
     topics: BTreeMap<String, TopicState>,
     mappings: BTreeMap<String, MappingDef>,
     producers: Vec<(String, JoinHandle<Result<u64>>)>,
@@ -284,6 +291,8 @@ impl Scenario {
             owns_broker: false,
             admin: None,
             lambda: None,
+            real_functions: BTreeMap::new(),
+            feature_dir: None,
             topics: BTreeMap::new(),
             mappings: BTreeMap::new(),
             producers: Vec::new(),
@@ -313,6 +322,7 @@ impl Scenario {
                 }
             }
         }
+        logs.extend(self.stop_real_functions().await);
         for (_, handle) in self.producers.drain(..) {
             handle.abort();
         }

@@ -227,7 +227,7 @@ impl Scenario {
         if self.mapping_def(name)?.running.is_some() {
             return Err(usage(format!("the mapping {name:?} is already started")));
         }
-        if !self.lambda().await.is_defined(&function) {
+        if !self.function_defined(&function).await {
             return Err(usage(format!(
                 "the mapping {name:?} invokes {function:?}, which is not defined: add 'Given a Lambda function \"{function}\" that succeeds'"
             )));
@@ -268,7 +268,8 @@ impl Scenario {
             serde_json::to_vec_pretty(config).expect("json"),
         )
         .map_err(|e| usage(format!("cannot write {}: {e}", config_path.display())))?;
-        let endpoint = self.lambda().await.endpoint();
+        let function = self.mapping_def(name)?.function.clone();
+        let endpoint = self.function_endpoint(&function).await;
         let launch = MappingLaunch {
             name: name.to_string(),
             config_path,
