@@ -32,8 +32,8 @@ pub struct RecordRef {
 pub enum InvocationOutcome {
     /// 200 without X-Amz-Function-Error, and no item failures.
     Success,
-    /// 200 with ReportBatchItemFailures naming some records: records of a listed partition at or
-    /// above its lowest failed offset are not done.
+    /// 200 with ReportBatchItemFailures naming some records: the named records failed, every
+    /// other record of the batch succeeded.
     PartialFailure,
     /// 200 with X-Amz-Function-Error, or a 5xx.
     FunctionError,

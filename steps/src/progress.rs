@@ -232,14 +232,13 @@ impl cucumber::Writer<EsmWorld> for Progress {
                 return;
             }
         };
-        if let Cucumber::Feature(feature, ev) = event {
-            match ev {
-                Feature::Scenario(scenario, RetryableScenario { event, .. })
-                | Feature::Rule(_, Rule::Scenario(scenario, RetryableScenario { event, .. })) => {
-                    self.on_scenario(&feature, &scenario, &event);
-                }
-                _ => {}
-            }
+        if let Cucumber::Feature(
+            feature,
+            Feature::Scenario(scenario, RetryableScenario { event, .. })
+            | Feature::Rule(_, Rule::Scenario(scenario, RetryableScenario { event, .. })),
+        ) = event
+        {
+            self.on_scenario(&feature, &scenario, &event);
         }
     }
 }

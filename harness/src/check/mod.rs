@@ -188,22 +188,24 @@ fn invocations<'a>(events: &'a [Event], topic: &str, function: &str) -> Vec<Inv<
     out
 }
 
-/// The records of an invocation the function finished: all on success, those below their
-/// partition's lowest failed offset on a partial failure (none if a failure names no record).
+/// The records of an invocation the function finished: all on success; on a partial failure
+/// every record the function did not name (ESM-SPEC section 3: "only the failed records are
+/// retried"), or none if a failure names no record of the batch (then the whole batch failed).
 fn succeeded(inv: &Inv, topic: &str) -> Vec<Key> {
     match inv.outcome {
         _ if inv.refused.is_some() => Vec::new(),
         InvocationOutcome::Success => inv.records.clone(),
         InvocationOutcome::PartialFailure => {
-            let mut lowest: HashMap<&str, i64> = HashMap::new();
-            for f in inv.item_failures {
-                let entry = lowest.entry(f.partition_key.as_str()).or_insert(f.offset);
-                *entry = (*entry).min(f.offset);
-            }
+            let failed: HashSet<(&str, i64)> = inv
+                .item_failures
+                .iter()
+                .map(|f| (f.partition_key.as_str(), f.offset))
+                .collect();
+            let key_of = |p: i32| format!("{topic}-{p}");
             let names_a_record = inv.item_failures.iter().all(|f| {
                 inv.records
                     .iter()
-                    .any(|&(p, o)| o == f.offset && f.partition_key == format!("{topic}-{p}"))
+                    .any(|&(p, o)| o == f.offset && f.partition_key == key_of(p))
             });
             if !names_a_record {
                 return Vec::new();
@@ -211,12 +213,7 @@ fn succeeded(inv: &Inv, topic: &str) -> Vec<Key> {
             inv.records
                 .iter()
                 .copied()
-                .filter(
-                    |&(p, o)| match lowest.get(format!("{topic}-{p}").as_str()) {
-                        Some(&low) => o < low,
-                        None => true,
-                    },
-                )
+                .filter(|&(p, o)| !failed.contains(&(key_of(p).as_str(), o)))
                 .collect()
         }
         InvocationOutcome::FunctionError

@@ -100,7 +100,7 @@ pub fn parse(body: &str) -> Result<FailureRecord, DestinationError> {
         ));
     }
     let approximate_invoke_count = invoke_count(&json, condition)?;
-    check_response_context(&json, condition)?;
+    check_response_context(&json, condition, approximate_invoke_count == 0)?;
     if text(&json, "/version")? != "1.0" {
         return Err(error("/version", "is not \"1.0\""));
     }
@@ -115,10 +115,16 @@ pub fn parse(body: &str) -> Result<FailureRecord, DestinationError> {
     })
 }
 
-/// A record too large to send was never invoked, so only then may the count be 0.
+/// Only a record that was never sent may have a count of 0: one too large to send, or one past
+/// MaximumRecordAgeInSeconds before its first invocation ("the maximum age of a record that
+/// Lambda sends to your function": an older one is not sent at all).
 fn invoke_count(json: &Value, condition: &str) -> Result<u64, DestinationError> {
     let count = number(json, "/requestContext/approximateInvokeCount")?;
-    if count == 0 && condition != "MaximumPayloadSizeExceeded" {
+    let may_be_unsent = matches!(
+        condition,
+        "MaximumPayloadSizeExceeded" | "RecordAgeExceeded"
+    );
+    if count == 0 && !may_be_unsent {
         return Err(error(
             "/requestContext/approximateInvokeCount",
             format!("is 0, but a {condition} record was invoked at least once"),
@@ -127,10 +133,14 @@ fn invoke_count(json: &Value, condition: &str) -> Result<u64, DestinationError> 
     Ok(count)
 }
 
-/// `responseContext` describes the last invocation; a record too large to send had none.
-fn check_response_context(json: &Value, condition: &str) -> Result<(), DestinationError> {
+/// `responseContext` describes the last invocation; a record never sent had none.
+fn check_response_context(
+    json: &Value,
+    condition: &str,
+    never_sent: bool,
+) -> Result<(), DestinationError> {
     let at = "/responseContext";
-    if condition == "MaximumPayloadSizeExceeded" {
+    if condition == "MaximumPayloadSizeExceeded" || never_sent {
         return match json.pointer(at) {
             Some(Value::Null) => Ok(()),
             Some(other) => Err(error(at, format!("{other} is not null for {condition}"))),
@@ -338,6 +348,17 @@ mod tests {
         json["responseContext"] = Value::Null;
         assert!(parse(&json.to_string()).is_ok());
         json["requestContext"]["condition"] = json!("RecordAgeExceeded");
+        assert!(
+            parse(&json.to_string()).is_ok(),
+            "too old before its first call"
+        );
+        json["requestContext"]["condition"] = json!("RetryAttemptsExhausted");
         assert!(why(&json).starts_with("/requestContext/approximateInvokeCount: is 0"));
+        json["requestContext"]["condition"] = json!("RecordAgeExceeded");
+        json["requestContext"]["approximateInvokeCount"] = json!(2);
+        assert!(
+            why(&json).starts_with("/responseContext: "),
+            "sent, so a response"
+        );
     }
 }
