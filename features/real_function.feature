@@ -33,6 +33,7 @@ Feature: Your real function in the loop, not a mock
       | MaximumRetryAttempts                    | 2                  |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When 2 records are produced to "orders"
     And a record with value "poison" is produced to "orders"
     And 2 records are produced to "orders"
@@ -56,6 +57,7 @@ Feature: Your real function in the loop, not a mock
       | MaximumRetryAttempts                    | 1                  |
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
+      | ProvisionedPollerConfig.MinimumPollers  | 1                  |
     When a record with value "sleep" is produced to "orders"
     And 2 records are produced to "orders"
     And the mapping "esm" is started
