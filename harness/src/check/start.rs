@@ -104,19 +104,9 @@ fn fresh_starts(events: &[Event], s: &Subject) -> Vec<(u64, Cause)> {
 }
 
 fn commits(events: &[Event], s: &Subject) -> Vec<(u64, i32, i64)> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Commit {
-                group,
-                topic,
-                partition,
-                offset,
-            } if *topic == s.topic && s.groups.contains(group) => {
-                Some((e.at_ms, *partition, *offset))
-            }
-            _ => None,
-        })
+    super::commits(events, s)
+        .into_iter()
+        .map(|(at_ms, _, partition, offset)| (at_ms, partition, offset))
         .collect()
 }
 
