@@ -77,8 +77,10 @@ Feature: Your real function in the loop, not a mock
   Scenario Outline: Reserved concurrency 1 on 3 partitions throttles the <runtime> handler and loses nothing
     Given a topic "orders" with 3 partitions
     And a Lambda function "process" running "HANDLER_DELAY_MS=100 <bootstrap>" with reserved concurrency 1
+    # One record per batch, so each partition has a call of its own in flight at once (a payload
+    # may carry several partitions, which would let one call take them all).
     And an event source mapping "esm" from "orders" to "process" with:
-      | BatchSize       | 5            |
+      | BatchSize       | 1            |
       | ConsumerGroupId | orders-group |
     When 60 records are produced to "orders"
     And the mapping "esm" is started with 3 pollers
