@@ -92,6 +92,13 @@ impl Progress {
             }
             other => {
                 if let Some(run) = self.running.get_mut(&key) {
+                    // The clock starts once set up: waiting for a slot is not the scenario's time.
+                    if matches!(
+                        other,
+                        Scenario::Hook(event::HookType::Before, event::Hook::Passed)
+                    ) {
+                        run.started = Instant::now();
+                    }
                     record(run, other);
                 }
             }
@@ -232,14 +239,13 @@ impl cucumber::Writer<EsmWorld> for Progress {
                 return;
             }
         };
-        if let Cucumber::Feature(feature, ev) = event {
-            match ev {
-                Feature::Scenario(scenario, RetryableScenario { event, .. })
-                | Feature::Rule(_, Rule::Scenario(scenario, RetryableScenario { event, .. })) => {
-                    self.on_scenario(&feature, &scenario, &event);
-                }
-                _ => {}
-            }
+        if let Cucumber::Feature(
+            feature,
+            Feature::Scenario(scenario, RetryableScenario { event, .. })
+            | Feature::Rule(_, Rule::Scenario(scenario, RetryableScenario { event, .. })),
+        ) = event
+        {
+            self.on_scenario(&feature, &scenario, &event);
         }
     }
 }
