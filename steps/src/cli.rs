@@ -170,9 +170,16 @@ pub fn run_main_with(defaults: &Defaults) -> ExitCode {
         Ok(parsed) => parsed.run,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(exit::COULD_NOT_START);
+            // --help is no error.
+            let code = if e.use_stderr() {
+                exit::COULD_NOT_START
+            } else {
+                exit::PASSED
+            };
+            return ExitCode::from(code);
         }
     };
+    let had_name = parsed.name.is_some();
     let parsed = match names_from_bare_words(parsed) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -180,8 +187,16 @@ pub fn run_main_with(defaults: &Defaults) -> ExitCode {
             return ExitCode::from(exit::COULD_NOT_START);
         }
     };
+    // `cargo test some_unit_test` hands its filter to every test binary: as in libtest, a bare
+    // word that matches no scenario is no failure (an explicit --name that matches none is).
+    let bare_words = parsed.name.is_some() && !had_name;
     let opts = parsed.into_options(defaults);
-    crate::runner::exit_code(crate::runner::block_on_run(opts))
+    let result = crate::runner::block_on_run(opts);
+    if bare_words && matches!(&result, Ok(summary) if summary.selected == 0) {
+        println!("esm-chaos: no scenario name matches the test filter");
+        return ExitCode::SUCCESS;
+    }
+    crate::runner::exit_code(result)
 }
 
 fn without_libtest_flags(args: Vec<OsString>) -> Vec<OsString> {

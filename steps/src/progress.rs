@@ -92,6 +92,13 @@ impl Progress {
             }
             other => {
                 if let Some(run) = self.running.get_mut(&key) {
+                    // The clock starts once set up: waiting for a slot is not the scenario's time.
+                    if matches!(
+                        other,
+                        Scenario::Hook(event::HookType::Before, event::Hook::Passed)
+                    ) {
+                        run.started = Instant::now();
+                    }
                     record(run, other);
                 }
             }

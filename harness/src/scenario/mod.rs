@@ -136,10 +136,17 @@ impl RunContext {
         Ok(broker.clone())
     }
 
-    /// Waits for a free slot for a scenario with a broker of its own; the slot is free again
-    /// when the permit is dropped (the scenario's end).
-    pub async fn own_broker_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
-        match self.own_broker_slots.clone().acquire_owned().await {
+    /// Waits for `weight` free slots (a cluster weighs more than one broker) for a scenario with
+    /// a broker of its own; they are free again when the permit is dropped (the scenario's end).
+    pub async fn own_broker_slot(&self, weight: u32) -> tokio::sync::OwnedSemaphorePermit {
+        let all = u32::try_from(own_brokers_max()).unwrap_or(1);
+        let weight = weight.clamp(1, all);
+        match self
+            .own_broker_slots
+            .clone()
+            .acquire_many_owned(weight)
+            .await
+        {
             Ok(permit) => permit,
             Err(_) => unreachable!("the slots semaphore is never closed"),
         }
