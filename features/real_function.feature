@@ -82,7 +82,10 @@ Feature: Your real function in the loop, not a mock
     And an event source mapping "esm" from "orders" to "process" with:
       | BatchSize       | 1            |
       | ConsumerGroupId | orders-group |
-    When 60 records are produced to "orders"
+    # Three keys that land on the three partitions, so every partition has work at once.
+    When 20 records with key "customer-7" are produced to "orders"
+    And 20 records with key "customer-8" are produced to "orders"
+    And 20 records with key "customer-9" are produced to "orders"
     And the mapping "esm" is started with 3 pollers
     Then within 90 seconds "process" has received every record of "orders"
     And within 30 seconds the group "orders-group" has committed the end of "orders"
