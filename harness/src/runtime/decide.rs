@@ -134,6 +134,9 @@ pub(super) fn forwarded_outcome(
         429 => InvocationOutcome::Throttled,
         200 if function_error || is_error_body(body) => InvocationOutcome::FunctionError,
         200 => response_outcome(&item_failures(body)),
+        // ESM-SPEC section 3: a 5xx without an error body is a Lambda service error, the batch
+        // never reached the function (cargo-lambda's 5xx carries one: a function error).
+        500..=599 if !function_error && !is_error_body(body) => InvocationOutcome::ServiceError,
         _ => InvocationOutcome::FunctionError,
     }
 }
@@ -233,6 +236,10 @@ mod tests {
         );
         assert_eq!(
             forwarded_outcome(502, false, b""),
+            InvocationOutcome::ServiceError
+        );
+        assert_eq!(
+            forwarded_outcome(500, false, error),
             InvocationOutcome::FunctionError
         );
     }
