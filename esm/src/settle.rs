@@ -593,6 +593,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// Waits (5 s at most) until `server` has received a request.
+    pub(crate) async fn first_request(server: &MockServer) {
+        let first_call = async {
+            while server.received_requests().await.unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), first_call)
+            .await
+            .expect("the batch is invoked within 5 s");
+    }
+
     /// A mapping with `extra` fields (JSON members) talking to `server`.
     pub(crate) fn shared(server: &MockServer, extra: &str) -> Arc<Shared> {
         let text = format!(
@@ -912,14 +924,7 @@ pub(crate) mod tests {
             held,
             tx,
         ));
-        let first_call = async {
-            while server.received_requests().await.unwrap().is_empty() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), first_call)
-            .await
-            .expect("the batch is invoked within 5 s");
+        first_request(&server).await;
         state.stop();
         tokio::time::timeout(Duration::from_secs(2), state.wait_idle())
             .await

@@ -463,7 +463,7 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settle::tests::{invoked, rec, shared};
+    use crate::settle::tests::{first_request, invoked, rec, shared};
     use std::sync::Mutex;
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
@@ -603,14 +603,7 @@ mod tests {
         let state = assign(&tx, 0);
         send(&tx, 0, 0..3);
         tokio::spawn(Dispatcher::new(shared, rx).run());
-        let first_call = async {
-            while server.received_requests().await.unwrap().is_empty() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), first_call)
-            .await
-            .expect("the batch is invoked within 5 s");
+        first_request(&server).await;
         state.stop();
         tx.send(Input::Revoke { partition: 0 }).unwrap();
         send(&tx, 0, 3..5);
