@@ -18,6 +18,7 @@ pub const FUNCTION_TIMEOUT_MAX_MS: u64 = 840_000;
 #[derive(Debug, Parser)]
 #[command(
     name = "esm-poller",
+    version,
     about = "One poller of an ESM-compatible Kafka event source mapping"
 )]
 pub struct Args {
@@ -44,6 +45,30 @@ pub struct Args {
     /// A name for this poller in logs.
     #[arg(long, env = "ESM_POLLER_ID", default_value = "1")]
     pub poller_id: String,
+    /// How log lines are written: `human` reads well on a terminal, `json` (one object a line,
+    /// fields at the top level) is what the harness and log pipelines read. Default: `human` when
+    /// stdout is a terminal, else `json`.
+    #[arg(long, env = "ESM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The two ways `esm-poller` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl LogFormat {
+    /// `human` on a terminal, `json` when stdout is a pipe or a file.
+    fn for_stdout(chosen: Option<LogFormat>) -> LogFormat {
+        use std::io::IsTerminal as _;
+        chosen.unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Human
+        } else {
+            LogFormat::Json
+        })
+    }
 }
 
 /// Parses `args` (the first is the program name), runs a poller, returns the exit code.
@@ -66,7 +91,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(EXIT_INVALID_CONFIG);
         }
     };
-    init_logs();
+    init_logs(LogFormat::for_stdout(args.log_format));
     if let Some(warning) = opts.config.warning() {
         tracing::warn!(event = "config_ignored_fields", poller = %opts.poller_id, fields = %opts.config.ignored_fields.join(","), "{warning}");
     }
@@ -135,17 +160,21 @@ fn read_config(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// JSON lines on stdout, fields at the top level; `RUST_LOG` overrides the `info` default.
-fn init_logs() {
+/// Log lines on stdout in `format`; `RUST_LOG` overrides the `info` default.
+fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .try_init();
+        .with_writer(std::io::stdout);
+    let _ = match format {
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Human => logs.try_init(),
+    };
 }
 
 #[cfg(test)]
@@ -162,6 +191,36 @@ mod tests {
     #[test]
     fn a_missing_config_file_is_refused_with_exit_2() {
         let code = main_with_args(args(&["--config", "/nonexistent/esm.json"]));
+        assert_eq!(code, ExitCode::from(EXIT_INVALID_CONFIG));
+    }
+
+    #[test]
+    fn version_is_answered_without_a_config() {
+        let err = Args::try_parse_from(args(&["--version"])).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")), "{err}");
+        assert_eq!(main_with_args(args(&["--version"])), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn log_format_is_human_or_json_and_anything_else_is_refused() {
+        let parsed = |format: &str| {
+            Args::try_parse_from(args(&["--config", "c.json", "--log-format", format]))
+                .map(|a| a.log_format)
+        };
+        assert_eq!(parsed("json").unwrap(), Some(LogFormat::Json));
+        assert_eq!(parsed("human").unwrap(), Some(LogFormat::Human));
+        assert!(
+            parsed("xml")
+                .unwrap_err()
+                .to_string()
+                .contains("--log-format")
+        );
+        assert_eq!(
+            LogFormat::for_stdout(Some(LogFormat::Json)),
+            LogFormat::Json
+        );
+        let code = main_with_args(args(&["--config", "c.json", "--log-format", "xml"]));
         assert_eq!(code, ExitCode::from(EXIT_INVALID_CONFIG));
     }
 

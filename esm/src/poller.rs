@@ -42,8 +42,9 @@ const METADATA_REFRESH_MS: u64 = 5_000;
 const QUERY_TIMEOUT_MS: u64 = 5_000;
 /// How often commits and lag are looked at (backpressure is, after every drain).
 const TICK_MS: u64 = 100;
-/// Offset lag is reported at least this often.
-const LAG_REPORT_MS: u64 = 1_000;
+/// An unchanged offset lag is reported again after this long (a change is reported at once):
+/// a line a tick while idle would bury the log.
+const LAG_IDLE_REPORT_MS: u64 = 10_000;
 /// Poll timeout while a partition is paused: how soon a drained buffer gets records again.
 const PAUSED_POLL_MS: u64 = 5;
 /// Records drained from the consumer without blocking before they go to the dispatcher.
@@ -777,15 +778,24 @@ fn apply_backpressure(consumer: &BaseConsumer<EsmContext>) -> bool {
 fn report_lag(topic: &str, positions: &[(i32, i64, i64)], st: &mut LoopState) {
     let (total, map) = offset_lag(topic, positions);
     let text = serde_json::to_string(&map).unwrap_or_default();
-    let due = match &st.last_lag_report {
-        None => true,
-        Some((at, t, s)) => {
-            at.elapsed() >= Duration::from_millis(LAG_REPORT_MS) || *t != total || *s != text
-        }
-    };
-    if due {
+    let last = st
+        .last_lag_report
+        .as_ref()
+        .map(|(at, t, s)| (at.elapsed(), *t, s.as_str()));
+    if lag_report_due(last, total, &text) {
         info!(event = "offset_lag", total, partitions = %text);
         st.last_lag_report = Some((Instant::now(), total, text));
+    }
+}
+
+/// A lag line is due when there was none, when the lag changed, or when the last one is
+/// [`LAG_IDLE_REPORT_MS`] old. `last` is (time since it, its total, its partitions text).
+fn lag_report_due(last: Option<(Duration, i64, &str)>, total: i64, partitions: &str) -> bool {
+    match last {
+        None => true,
+        Some((since, t, p)) => {
+            since >= Duration::from_millis(LAG_IDLE_REPORT_MS) || t != total || p != partitions
+        }
     }
 }
 
@@ -866,6 +876,26 @@ mod tests {
             serde_json::to_string(&map).unwrap(),
             r#"{"orders-0":3,"orders-1":0,"orders-3":0}"#
         );
+    }
+
+    #[test]
+    fn an_unchanged_lag_is_reported_again_only_after_the_idle_interval() {
+        let idle = Duration::from_millis(LAG_IDLE_REPORT_MS);
+        let part = r#"{"orders-0":0}"#;
+        assert!(lag_report_due(None, 0, part));
+        assert!(!lag_report_due(Some((Duration::ZERO, 0, part)), 0, part));
+        assert!(!lag_report_due(
+            Some((idle - Duration::from_millis(1), 0, part)),
+            0,
+            part
+        ));
+        assert!(lag_report_due(Some((idle, 0, part)), 0, part));
+        assert!(lag_report_due(Some((Duration::ZERO, 0, part)), 1, part));
+        assert!(lag_report_due(
+            Some((Duration::ZERO, 0, part)),
+            0,
+            r#"{"orders-0":1}"#
+        ));
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub const STOP_GRACE_MS: u64 = 20_000;
 /// The command that runs one poller. It gets the mapping as an environment:
 /// `ESM_CHAOS_CONFIG` (path of the mapping JSON, AWS's CreateEventSourceMapping shape),
 /// `AWS_ENDPOINT_URL_LAMBDA` (the Invoke API endpoint), `ESM_BOOTSTRAP_SERVERS`,
-/// `ESM_MAPPING_UUID` and `ESM_POLLER_ID`. Any consumer that honours these can be judged.
+/// `ESM_MAPPING_UUID`, `ESM_POLLER_ID` and `ESM_LOG_FORMAT=json` (the harness reads JSON log
+/// lines). Any consumer that honours these can be judged.
 #[derive(Debug, Clone)]
 pub struct ConsumerCommand {
     pub program: PathBuf,
@@ -170,6 +171,7 @@ impl Mapping {
             .env("ESM_BOOTSTRAP_SERVERS", &self.launch.bootstrap_servers)
             .env("ESM_MAPPING_UUID", &self.launch.uuid)
             .env("ESM_POLLER_ID", id.to_string())
+            .env("ESM_LOG_FORMAT", "json")
             .env(
                 "ESM_FUNCTION_TIMEOUT_MS",
                 self.launch.function_timeout_ms.to_string(),
