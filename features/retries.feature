@@ -74,8 +74,9 @@ Feature: Failed batches are retried until they succeed or the retries run out
     And every guarantee holds
 
   # With infinite retries and a destination AWS caps the retries at 10, which would end first:
-  # a large MaximumRetryAttempts lets the age limit (60 s at the least) decide.
-  @slow
+  # a large MaximumRetryAttempts lets the age limit (60 s at the least) decide. The record is
+  # stamped 45 s in the past, so it is young enough to be sent and ages out while it is retried,
+  # in seconds rather than a real minute.
   Scenario: A record older than MaximumRecordAgeInSeconds goes to the destination
     Given a Lambda function "process" that fails
     And an event source mapping "esm" from "orders" to "process" with:
@@ -84,8 +85,9 @@ Feature: Failed batches are retried until they succeed or the retries run out
       | ConsumerGroupId                         | orders-group       |
       | DestinationConfig.OnFailure.Destination | kafka://orders-dlq |
       | ProvisionedPollerConfig.MinimumPollers  | 1                  |
-    When a record with value "stale" is produced to "orders"
+    When a record with value "stale" stamped 45 seconds ago is produced to "orders"
     And the mapping "esm" is started
-    Then within 90 seconds the topic "orders-dlq" holds 1 record
+    Then within 15 seconds "process" has received the value "stale"
+    And within 45 seconds the topic "orders-dlq" holds 1 record
     And the topic "orders-dlq" holds a failure record for the value "stale" with condition "RecordAgeExceeded"
     And within 30 seconds the group "orders-group" has committed the end of "orders"
