@@ -292,6 +292,15 @@ impl History {
         events
     }
 
+    /// The events appended since position `cursor` (in append order, not sorted), and the
+    /// position after them: a waiter that keeps the cursor copies each event once, not the
+    /// whole history every poll.
+    pub fn since(&self, cursor: usize) -> (Vec<Event>, usize) {
+        let events = self.events.lock().expect("history lock poisoned");
+        let from = cursor.min(events.len());
+        (events[from..].to_vec(), events.len())
+    }
+
     pub fn len(&self) -> usize {
         self.events.lock().expect("history lock poisoned").len()
     }

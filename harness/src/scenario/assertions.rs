@@ -1,6 +1,7 @@
 //! What the steps assert, each failing with what it saw.
 
 use super::*;
+use crate::history::Event;
 
 impl Scenario {
     pub(super) fn topic_real(&self, local: &str) -> Result<String> {
@@ -60,34 +61,13 @@ impl Scenario {
     ) -> Result<()> {
         self.await_producers(local).await?;
         let topic = self.topic_real(local)?;
-        let produced = self.produced(&topic);
         let at_least = times.unwrap_or(1);
-        let history = self.history.clone();
+        let mut tally = DeliveryTally::new(self.produced(&topic).into_keys(), at_least);
         let what = format!("{function:?} to receive every record of {local:?} {at_least} time(s)");
-        let function_owned = function.to_string();
-        let topic_owned = topic.clone();
         wait::until(&what, timeout, || {
-            let history = history.clone();
-            let produced = &produced;
-            let function = function_owned.clone();
-            let topic = topic_owned.clone();
-            async move {
-                let counts = check::delivery_counts(&history.snapshot(), &topic, &function);
-                let short: Vec<_> = produced
-                    .keys()
-                    .filter(|k| counts.get(k).copied().unwrap_or(0) < at_least)
-                    .collect();
-                if short.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{} of {} records received fewer than {at_least} time(s); first: {}",
-                        short.len(),
-                        produced.len(),
-                        describe_keys(&short)
-                    ))
-                }
-            }
+            let (events, cursor) = self.history.since(tally.cursor);
+            tally.absorb(&events, cursor, &topic, function);
+            std::future::ready(tally.verdict())
         })
         .await
         .map_err(|e| failed(self.names.localise(&e.to_string())))?;
@@ -828,10 +808,115 @@ pub(super) fn failure_record_value(json: &Value) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// What "F received every record of T N times" still waits for, fed with the history's new
+/// events on each poll (at 1.2M records, copying and recounting the whole history every 100 ms
+/// was the harness's largest cost).
+struct DeliveryTally {
+    /// Produced records still short of `at_least`, with the deliveries they still need.
+    pending: BTreeMap<(i32, i64), u32>,
+    produced_count: usize,
+    at_least: u32,
+    /// The history position read up to.
+    cursor: usize,
+}
+
+impl DeliveryTally {
+    fn new(produced: impl Iterator<Item = (i32, i64)>, at_least: u32) -> Self {
+        let pending: BTreeMap<_, _> = produced.map(|k| (k, at_least)).collect();
+        DeliveryTally {
+            produced_count: pending.len(),
+            pending,
+            at_least,
+            cursor: 0,
+        }
+    }
+
+    /// Counts the deliveries in `events`, the history's events from `self.cursor` to `cursor`.
+    fn absorb(&mut self, events: &[Event], cursor: usize, topic: &str, function: &str) {
+        for (key, delivered) in check::delivery_counts(events, topic, function) {
+            if let Some(needed) = self.pending.get_mut(&key) {
+                *needed = needed.saturating_sub(delivered);
+                if *needed == 0 {
+                    self.pending.remove(&key);
+                }
+            }
+        }
+        self.cursor = cursor;
+    }
+
+    fn verdict(&self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let first: Vec<&(i32, i64)> = self.pending.keys().take(5).collect();
+        Err(format!(
+            "{} of {} records received fewer than {} time(s); first: {}",
+            self.pending.len(),
+            self.produced_count,
+            self.at_least,
+            describe_keys(&first)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::json_at_path;
+    use super::{DeliveryTally, json_at_path};
+    use crate::history::{Event, EventKind, InvocationOutcome, RecordRef};
     use serde_json::json;
+
+    fn call(records: &[(i32, i64)], outcome: InvocationOutcome) -> Event {
+        call_of("process", records, outcome)
+    }
+
+    fn call_of(function: &str, records: &[(i32, i64)], outcome: InvocationOutcome) -> Event {
+        Event {
+            at_ms: 0,
+            kind: EventKind::Invocation {
+                function: function.into(),
+                id: 0,
+                start_ms: 0,
+                end_ms: 0,
+                records: records
+                    .iter()
+                    .map(|&(partition, offset)| RecordRef {
+                        topic: "orders".into(),
+                        partition,
+                        offset,
+                        value: None,
+                    })
+                    .collect(),
+                outcome,
+                item_failures: Vec::new(),
+                malformed: None,
+                body: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_tally_counts_each_new_event_once_and_names_what_is_short() {
+        let mut tally = DeliveryTally::new([(0, 0), (0, 1), (1, 0)].into_iter(), 2);
+        let both = call(&[(0, 0), (0, 1)], InvocationOutcome::Success);
+        tally.absorb(std::slice::from_ref(&both), 1, "orders", "process");
+        let short = tally.verdict().unwrap_err();
+        assert!(
+            short.starts_with("3 of 3 records received fewer than 2"),
+            "{short}"
+        );
+        tally.absorb(std::slice::from_ref(&both), 2, "orders", "process");
+        assert_eq!(tally.cursor, 2);
+        let short = tally.verdict().unwrap_err();
+        assert!(short.starts_with("1 of 3"), "{short}");
+        assert!(short.ends_with("first: partition 1 offset 0"), "{short}");
+        let throttled = call(&[(1, 0)], InvocationOutcome::Throttled);
+        let other_function = call_of("other", &[(1, 0)], InvocationOutcome::Success);
+        tally.absorb(&[throttled, other_function], 4, "orders", "process");
+        assert!(tally.verdict().unwrap_err().starts_with("1 of 3"));
+        let last = call(&[(1, 0)], InvocationOutcome::Success);
+        tally.absorb(&[last.clone(), last], 6, "orders", "process");
+        assert_eq!(tally.verdict(), Ok(()));
+    }
 
     #[test]
     fn dotted_paths_reach_strings_numbers_and_array_items() {
