@@ -1,7 +1,7 @@
 //! What the steps assert, each failing with what it saw.
 
 use super::*;
-use crate::history::Event;
+use crate::history::{Event, InvocationOutcome};
 
 impl Scenario {
     pub(super) fn topic_real(&self, local: &str) -> Result<String> {
@@ -818,6 +818,11 @@ struct DeliveryTally {
     at_least: u32,
     /// The history position read up to.
     cursor: usize,
+    /// Calls the mock refused as malformed events, and the first reason: the evidence when
+    /// records never arrive because their event was refused.
+    refused_count: usize,
+    first_refusal: Option<String>,
+    throttled_count: usize,
 }
 
 impl DeliveryTally {
@@ -828,6 +833,9 @@ impl DeliveryTally {
             pending,
             at_least,
             cursor: 0,
+            refused_count: 0,
+            first_refusal: None,
+            throttled_count: 0,
         }
     }
 
@@ -841,6 +849,27 @@ impl DeliveryTally {
                 }
             }
         }
+        for event in events {
+            let EventKind::Invocation {
+                function: f,
+                outcome,
+                malformed,
+                ..
+            } = &event.kind
+            else {
+                continue;
+            };
+            if f != function {
+                continue;
+            }
+            if let Some(reason) = malformed {
+                self.refused_count += 1;
+                self.first_refusal.get_or_insert_with(|| reason.clone());
+            }
+            if *outcome == InvocationOutcome::Throttled {
+                self.throttled_count += 1;
+            }
+        }
         self.cursor = cursor;
     }
 
@@ -849,13 +878,24 @@ impl DeliveryTally {
             return Ok(());
         }
         let first: Vec<&(i32, i64)> = self.pending.keys().take(5).collect();
-        Err(format!(
+        let mut seen = format!(
             "{} of {} records received fewer than {} time(s); first: {}",
             self.pending.len(),
             self.produced_count,
             self.at_least,
             describe_keys(&first)
-        ))
+        );
+        if let Some(reason) = &self.first_refusal {
+            let n = self.refused_count;
+            seen.push_str(&format!(
+                "; {n} event(s) refused as malformed, first: {reason}"
+            ));
+        }
+        if self.throttled_count > 0 {
+            let n = self.throttled_count;
+            seen.push_str(&format!("; {n} call(s) throttled"));
+        }
+        Err(seen)
     }
 }
 
@@ -912,9 +952,23 @@ mod tests {
         let throttled = call(&[(1, 0)], InvocationOutcome::Throttled);
         let other_function = call_of("other", &[(1, 0)], InvocationOutcome::Success);
         tally.absorb(&[throttled, other_function], 4, "orders", "process");
-        assert!(tally.verdict().unwrap_err().starts_with("1 of 3"));
+        let short = tally.verdict().unwrap_err();
+        assert!(short.starts_with("1 of 3"), "{short}");
+        assert!(short.ends_with("; 1 call(s) throttled"), "{short}");
+        let mut refused = call(&[(1, 0)], InvocationOutcome::FunctionError);
+        if let EventKind::Invocation { malformed, .. } = &mut refused.kind {
+            *malformed = Some("records[\"orders-1\"][0].headers: -129 is not a signed byte".into());
+        }
+        tally.absorb(&[refused], 5, "orders", "process");
+        let short = tally.verdict().unwrap_err();
+        assert!(
+            short.contains(
+                "; 1 event(s) refused as malformed, first: records[\"orders-1\"][0].headers"
+            ),
+            "{short}"
+        );
         let last = call(&[(1, 0)], InvocationOutcome::Success);
-        tally.absorb(&[last.clone(), last], 6, "orders", "process");
+        tally.absorb(&[last.clone(), last], 7, "orders", "process");
         assert_eq!(tally.verdict(), Ok(()));
     }
 
