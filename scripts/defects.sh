@@ -4,12 +4,12 @@
 # each scenario caught. The row "none" is the consumer without a defect: every scenario must pass.
 #
 # Usage: scripts/defects.sh [feature-file...]
-#   (default: features/guarantees.feature features/clean_stop.feature)
+#   (default: features/guarantees.feature features/clean_stop.feature features/crash.feature)
 # Needs Java (the local Kafka); CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-[ $# -eq 0 ] && set -- features/guarantees.feature features/clean_stop.feature
+[ $# -eq 0 ] && set -- features/guarantees.feature features/clean_stop.feature features/crash.feature
 features=("$@")
 defects=(none reset_to_earliest ignore_committed no_commit_on_stop ignore_record_age destination_missing_field)
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -6,6 +6,7 @@
 //! committed, what landed on the destination topic, and what the harness did (starts, offset
 //! deletion), and judges them against the contract's model of AWS's documentation.
 
+mod resume;
 mod start;
 
 use crate::contract::event::EventError;
@@ -875,8 +876,9 @@ fn well_formed_of(invs: &[Inv], s: &Subject) -> Verdict {
 }
 
 /// The "every guarantee holds" set: nothing lost, order, commit safety, one call in flight per
-/// partition, start positions, well-formed destination records and events. Duplicates are
-/// allowed (at least once).
+/// partition, start positions, resumption from committed offsets, well-formed destination
+/// records and events. Duplicates are allowed (at least once), except of records committed
+/// before a restart.
 pub fn all(events: &[Event], s: &Subject) -> Vec<Verdict> {
     let facts = Facts::new(events, s);
     vec![
@@ -885,6 +887,7 @@ pub fn all(events: &[Event], s: &Subject) -> Vec<Verdict> {
         commit_safety_of(&facts, events, s),
         single_in_flight_of(&facts.invocations, events, s),
         start::start_position_of(events, s, &facts.produced, &facts.invocations),
+        resume::resume_of(events, s, &facts.invocations),
         destination_format(events, s),
         well_formed_of(&facts.invocations, s),
     ]
@@ -897,9 +900,9 @@ mod tests {
     use base64::Engine;
     use serde_json::json;
 
-    const T: &str = "orders";
+    pub(super) const T: &str = "orders";
 
-    fn subject() -> Subject {
+    pub(super) fn subject() -> Subject {
         Subject {
             mapping: "esm".into(),
             topic: T.into(),
@@ -911,7 +914,7 @@ mod tests {
         }
     }
 
-    fn ev(at_ms: u64, kind: EventKind) -> Event {
+    pub(super) fn ev(at_ms: u64, kind: EventKind) -> Event {
         Event { at_ms, kind }
     }
 
@@ -960,11 +963,11 @@ mod tests {
         )
     }
 
-    fn ok(id: u64, start_ms: u64, end_ms: u64, recs: &[(i32, i64)]) -> Event {
+    pub(super) fn ok(id: u64, start_ms: u64, end_ms: u64, recs: &[(i32, i64)]) -> Event {
         invocation(id, start_ms, end_ms, recs, InvocationOutcome::Success)
     }
 
-    fn commit(at_ms: u64, partition: i32, offset: i64) -> Event {
+    pub(super) fn commit(at_ms: u64, partition: i32, offset: i64) -> Event {
         ev(
             at_ms,
             EventKind::Commit {

@@ -1,0 +1,184 @@
+//! A mapping that starts again while its group still holds committed offsets resumes from them.
+//!
+//! AWS ("Kafka starting positions"; ESM-SPEC section 4): StartingPosition applies only when the
+//! group has no valid committed offset; otherwise the pollers continue from the committed offset.
+//! So after every poller of a mapping stopped (a kill, a disable, a restart), the first record
+//! the new pollers invoke on a partition is at or above the offset the group committed before:
+//! records below it were done, and invoking them again is a replay that at-least-once does not
+//! excuse (only the uncommitted tail of a killed batch comes again).
+//!
+//! Judged from the history alone: a commit the harness saw is a lower bound of what the group
+//! held at the start, so a late observation can hide a replay but never invent one. A partition
+//! whose offsets the harness saw deleted or expired after that commit is the start checker's
+//! ([`super::start`]), not this one's.
+
+use super::{Inv, Subject, Verdict, push_evidence, verdict};
+use crate::history::{Event, EventKind};
+use std::collections::BTreeMap;
+
+/// A start of the mapping after all its pollers had stopped: (at_ms, what started it).
+fn starts_from_none(events: &[Event], mapping: &str) -> Vec<(u64, String)> {
+    let mut running = 0u32;
+    let mut out = Vec::new();
+    for e in events {
+        if let EventKind::Lifecycle {
+            mapping: m,
+            action,
+            pollers,
+        } = &e.kind
+            && m == mapping
+        {
+            if running == 0 && *pollers > 0 {
+                out.push((e.at_ms, action.to_string()));
+            }
+            running = *pollers;
+        }
+    }
+    out
+}
+
+/// Per partition, the group's last commit seen before `at_ms`, unless the offsets were seen
+/// gone after it.
+fn committed_before(events: &[Event], s: &Subject, at_ms: u64) -> BTreeMap<i32, i64> {
+    let mut committed: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
+    let mut gone_ms: Option<u64> = None;
+    for e in events.iter().take_while(|e| e.at_ms < at_ms) {
+        match &e.kind {
+            EventKind::Commit {
+                group,
+                topic,
+                partition,
+                offset,
+            } if *topic == s.topic && s.groups.contains(group) => {
+                committed.insert(*partition, (e.at_ms, *offset));
+            }
+            EventKind::OffsetsGone { group, .. } if s.groups.contains(group) => {
+                gone_ms = Some(e.at_ms);
+            }
+            _ => {}
+        }
+    }
+    committed
+        .into_iter()
+        .filter(|&(_, (t, _))| gone_ms.is_none_or(|gone| t > gone))
+        .map(|(p, (_, o))| (p, o))
+        .collect()
+}
+
+/// Every start after all pollers stopped resumed each partition at or above its committed offset.
+pub(super) fn resume_of(events: &[Event], s: &Subject, invocations: &[Inv]) -> Verdict {
+    let mut evidence = Vec::new();
+    let (mut judged, mut replays) = (0usize, 0usize);
+    for (at_ms, action) in starts_from_none(events, &s.mapping) {
+        for (partition, committed) in committed_before(events, s, at_ms) {
+            let first = invocations
+                .iter()
+                .filter(|i| i.start_ms >= at_ms && i.reached_function())
+                .find_map(|i| {
+                    let lowest = i.records.iter().filter(|&&(p, _)| p == partition).min()?;
+                    Some((lowest.1, i.id, i.start_ms))
+                });
+            let Some((offset, id, start_ms)) = first else {
+                continue;
+            };
+            judged += 1;
+            if offset < committed {
+                replays += 1;
+                push_evidence(&mut evidence, || {
+                    format!(
+                        "partition {partition}: the group had committed offset {committed} before \
+                         the mapping was {action} at {at_ms} ms, yet invocation #{id} at {start_ms} ms \
+                         began at offset {offset}: records already done were invoked again"
+                    )
+                });
+            }
+        }
+    }
+    let summary = format!(
+        "{replays} of {judged} partition start(s) after a stop began below the committed offset of {}",
+        s.topic
+    );
+    verdict("resume", replays == 0, summary, evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{invocations, tests::*};
+    use super::*;
+    use crate::history::{LifecycleAction, OffsetsGoneCause};
+
+    fn lifecycle(at_ms: u64, action: LifecycleAction, pollers: u32) -> Event {
+        ev(
+            at_ms,
+            EventKind::Lifecycle {
+                mapping: "esm".into(),
+                action,
+                pollers,
+            },
+        )
+    }
+
+    fn judge(events: &[Event]) -> Verdict {
+        let s = subject();
+        resume_of(events, &s, &invocations(events, T, &s.function))
+    }
+
+    fn stop_then_start(first_after_restart: i64) -> Vec<Event> {
+        vec![
+            lifecycle(0, LifecycleAction::Started, 1),
+            ok(1, 10, 20, &[(0, 0), (0, 1), (0, 2)]),
+            commit(30, 0, 3),
+            lifecycle(40, LifecycleAction::Killed, 0),
+            lifecycle(50, LifecycleAction::Restarted, 1),
+            ok(2, 60, 70, &[(0, first_after_restart), (0, 3)]),
+        ]
+    }
+
+    #[test]
+    fn a_restart_that_resumes_at_the_committed_offset_passes() {
+        let v = judge(&stop_then_start(3));
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 1 partition start(s)"), "{v:?}");
+    }
+
+    #[test]
+    fn a_restart_that_invokes_a_committed_record_again_is_a_replay() {
+        let v = judge(&stop_then_start(1));
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains("committed offset 3 before the mapping was restarted"),
+            "{v:?}"
+        );
+        assert!(v.evidence[0].contains("began at offset 1"), "{v:?}");
+    }
+
+    #[test]
+    fn offsets_seen_gone_after_the_commit_leave_the_start_to_the_start_checker() {
+        let mut events = stop_then_start(0);
+        events.insert(
+            4,
+            ev(
+                45,
+                EventKind::OffsetsGone {
+                    group: "g".into(),
+                    cause: OffsetsGoneCause::Expired,
+                },
+            ),
+        );
+        let v = judge(&events);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 0"), "{v:?}");
+    }
+
+    #[test]
+    fn a_poller_kill_with_others_running_is_not_a_start_from_none() {
+        let events = vec![
+            lifecycle(0, LifecycleAction::Started, 2),
+            commit(30, 0, 3),
+            lifecycle(40, LifecycleAction::PollerKilled, 1),
+            lifecycle(50, LifecycleAction::RestartedAfterPollerKill, 2),
+            ok(2, 60, 70, &[(0, 1)]),
+        ];
+        assert!(judge(&events).summary.starts_with("0 of 0"));
+    }
+}
