@@ -39,6 +39,10 @@ pub const SETTLE_TIMEOUT_MS: u64 = 5_000;
 pub const FUNCTION_TIMEOUT_MS: u64 = 60_000;
 /// Records one produce step may write.
 pub const PRODUCE_COUNT_MAX: u64 = 10_000_000;
+/// Deadline of the harness's own calls (produce, admin) on a broker of the scenario's own: they
+/// wait out the outages its faults cause, and a broker node's start on a busy machine passes
+/// the default deadline.
+pub const OWN_BROKER_CALL_TIMEOUT_MS: u64 = 60_000;
 /// Margin added to the offsets retention when waiting for the broker to expire a group.
 pub const EXPIRY_MARGIN_MS: u64 = 30_000;
 

@@ -24,7 +24,13 @@ impl Scenario {
         } else {
             self.ctx.shared_broker().await?
         };
-        self.admin = Some(Arc::new(Admin::new(&broker.bootstrap_servers())?));
+        let call_timeout_ms = if self.owns_broker {
+            OWN_BROKER_CALL_TIMEOUT_MS
+        } else {
+            crate::admin::DEFAULT_TIMEOUT_MS
+        };
+        let admin = Admin::with_timeout_ms(&broker.bootstrap_servers(), call_timeout_ms)?;
+        self.admin = Some(Arc::new(admin));
         self.broker = Some(broker);
         Ok(())
     }
