@@ -25,6 +25,9 @@ pub struct RecordRef {
     pub offset: i64,
     /// Decoded value, lossily as UTF-8; `None` for a null value.
     pub value: Option<String>,
+    /// Headers as the event lists them: a name and its bytes (Java's signed bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, Vec<i8>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +142,44 @@ pub enum EventKind {
         environment: u32,
         change: EnvironmentChange,
     },
+}
+
+/// One invocation as the history holds it, borrowed from a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Invoked<'a> {
+    pub function: &'a str,
+    pub id: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub records: &'a [RecordRef],
+    pub outcome: InvocationOutcome,
+    pub malformed: Option<&'a str>,
+}
+
+/// The invocations among `events`, in their order: the history is the one store of
+/// invocations, for assertions and checkers alike.
+pub fn invocations(events: &[Event]) -> impl Iterator<Item = Invoked<'_>> {
+    events.iter().filter_map(|e| match &e.kind {
+        EventKind::Invocation {
+            function,
+            id,
+            start_ms,
+            end_ms,
+            records,
+            outcome,
+            malformed,
+            ..
+        } => Some(Invoked {
+            function,
+            id: *id,
+            start_ms: *start_ms,
+            end_ms: *end_ms,
+            records,
+            outcome: *outcome,
+            malformed: malformed.as_deref(),
+        }),
+        _ => None,
+    })
 }
 
 /// What happened to an execution environment of a real function.

@@ -693,6 +693,7 @@ mod tests {
                     partition: 0,
                     offset: 0,
                     value: None,
+                    headers: Vec::new(),
                 }],
                 outcome: InvocationOutcome::FunctionError,
                 item_failures: Vec::new(),

@@ -398,6 +398,7 @@ impl Scenario {
     async fn await_invocation_in_flight(&mut self, name: &str) -> Result<()> {
         let function = self.mapping_def(name)?.function.clone();
         let lambda = self.lambda().await.clone();
+        let this = &*self;
         wait::until(
             &format!("an invocation of {function:?} in flight"),
             Duration::from_secs(30),
@@ -405,7 +406,7 @@ impl Scenario {
                 match lambda.in_flight(&function) {
                     0 => Err(format!(
                         "{} invocations so far, none in flight",
-                        lambda.invocations(&function).len()
+                        this.invocation_count(&function)
                     )),
                     _ => Ok(()),
                 }
