@@ -1,4 +1,5 @@
-//! Faults, each recorded in the history as a window with a start and an end.
+//! Faults, each recorded in the history as a typed window (id, kind, target) that a
+//! [`FaultWindow`] guard begins and ends.
 //!
 //! Process faults (kill, freeze) act on a mapping's pollers through `mapping`; broker faults
 //! through `broker`; network faults through the TCP proxies a proxied broker advertises, so
@@ -14,6 +15,8 @@ use std::time::Duration;
 
 /// Longest single fault window a step may ask for.
 pub const FAULT_DURATION_MAX_MS: u64 = 600_000;
+/// Slowdowns that last until the scenario ends, at most; more is a runaway scenario.
+pub const SLOWDOWNS_MAX: usize = 64;
 
 /// An open fault window. Its end enters the history when it is closed or dropped, so an early
 /// `?` return, a cancelled step or a panic unwinding cannot leave it open.
@@ -152,14 +155,16 @@ impl Nemesis {
 
     /// Adds latency to every proxy until the scenario ends (or `heal`).
     pub fn slow(&self, proxies: &[Arc<TcpProxy>], mapping: &str, latency_ms: u64) {
+        let mut slowed = self.slowed.lock().expect("nemesis lock poisoned");
+        assert!(
+            slowed.len() < SLOWDOWNS_MAX,
+            "a scenario slowed the network more than {SLOWDOWNS_MAX} times"
+        );
         let window = self.open_slow(mapping, latency_ms);
         for proxy in proxies {
             proxy.set_latency_ms(latency_ms);
         }
-        self.slowed
-            .lock()
-            .expect("nemesis lock poisoned")
-            .push((window, proxies.to_vec()));
+        slowed.push((window, proxies.to_vec()));
     }
 
     fn open_slow(&self, mapping: &str, latency_ms: u64) -> FaultWindow {
