@@ -1,7 +1,7 @@
 Feature: Soak: a seeded schedule of faults under steady load
   The schedule comes from the run's seed (printed at start); `esm-chaos run --seed N` replays it.
 
-  Scenario: Every guarantee holds after 30 seconds of random process faults
+  Scenario: Every guarantee holds after 30 seconds of random process, broker and network faults
     Given a Kafka broker
     And a topic "orders" with 4 partitions
     And a Lambda function "process" that takes 20 ms per invocation

@@ -25,6 +25,9 @@ pub struct RecordRef {
     pub offset: i64,
     /// Decoded value, lossily as UTF-8; `None` for a null value.
     pub value: Option<String>,
+    /// Headers as the event lists them: a name and its bytes (Java's signed bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, Vec<i8>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +99,19 @@ pub enum EventKind {
         /// The destination message as written (JSON text, or raw text if it is not JSON).
         body: String,
     },
-    /// A fault window opened (`end: false`) or closed (`end: true`).
-    Fault { id: u64, name: String, end: bool },
+    /// A fault window began or ended; the two events of one window share the fault's id.
+    Fault {
+        #[serde(flatten)]
+        fault: Fault,
+        phase: FaultPhase,
+    },
+    /// The weighted table random faults draw from, and the seed of the draw: a failing run
+    /// shows the schedule it ran.
+    FaultSchedule {
+        mapping: String,
+        seed: u64,
+        weights: Vec<(FaultKind, u32)>,
+    },
     /// A lifecycle step of a mapping; `pollers` is how many run after it.
     Lifecycle {
         mapping: String,
@@ -128,6 +142,44 @@ pub enum EventKind {
         environment: u32,
         change: EnvironmentChange,
     },
+}
+
+/// One invocation as the history holds it, borrowed from a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Invoked<'a> {
+    pub function: &'a str,
+    pub id: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub records: &'a [RecordRef],
+    pub outcome: InvocationOutcome,
+    pub malformed: Option<&'a str>,
+}
+
+/// The invocations among `events`, in their order: the history is the one store of
+/// invocations, for assertions and checkers alike.
+pub fn invocations(events: &[Event]) -> impl Iterator<Item = Invoked<'_>> {
+    events.iter().filter_map(|e| match &e.kind {
+        EventKind::Invocation {
+            function,
+            id,
+            start_ms,
+            end_ms,
+            records,
+            outcome,
+            malformed,
+            ..
+        } => Some(Invoked {
+            function,
+            id: *id,
+            start_ms: *start_ms,
+            end_ms: *end_ms,
+            records,
+            outcome: *outcome,
+            malformed: malformed.as_deref(),
+        }),
+        _ => None,
+    })
 }
 
 /// What happened to an execution environment of a real function.
@@ -190,6 +242,101 @@ impl std::fmt::Display for LifecycleAction {
             LifecycleAction::RestartedAfterPollerKill => "restarted after a poller kill",
         };
         f.write_str(words)
+    }
+}
+
+/// What a fault does. Windows are told apart by this, their target and their id, never by text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// SIGKILL of one poller.
+    PollerKill,
+    /// SIGKILL of every poller of a mapping.
+    MappingKill,
+    /// SIGSTOP of every poller, SIGCONT when the window ends.
+    Freeze,
+    /// The mapping disabled, then enabled again.
+    Disable,
+    /// The mapping's pollers scaled to another count.
+    Rescale,
+    /// Every execution environment of a real function killed at once.
+    FunctionCrash,
+    /// Every broker node stopped gracefully and started again.
+    BrokerRestart,
+    /// One broker node SIGKILLed; the window ends when the node is started again.
+    BrokerKill,
+    /// The pollers' connections to the broker dropped and refused.
+    NetworkCut,
+    /// The pollers' traffic to and from the broker delayed.
+    NetworkSlow,
+    /// A group's committed offsets deleted through the admin API.
+    OffsetsDeleted,
+    /// The wait for the broker to expire a group's committed offsets.
+    OffsetsExpiring,
+}
+
+/// What a fault acts on, by scenario-local name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    Mapping(String),
+    Function(String),
+    /// Every node of the scenario's broker.
+    Broker,
+    BrokerNode(u8),
+    Group(String),
+}
+
+/// One fault: the id pairs its window's begin and end events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    pub id: u64,
+    pub kind: FaultKind,
+    pub target: FaultTarget,
+    /// The latency a slowed network adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultPhase {
+    Began,
+    Ended,
+}
+
+impl std::fmt::Display for FaultTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FaultTarget::Mapping(name) | FaultTarget::Function(name) => f.write_str(name),
+            FaultTarget::Broker => f.write_str("the broker"),
+            FaultTarget::BrokerNode(node) => write!(f, "broker {node}"),
+            FaultTarget::Group(group) => write!(f, "group {group}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    /// The label of the fault's window in the report.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = &self.target;
+        match self.kind {
+            FaultKind::PollerKill => write!(f, "kill a poller of {target}"),
+            FaultKind::MappingKill => write!(f, "kill {target}"),
+            FaultKind::Freeze => write!(f, "freeze {target}"),
+            FaultKind::Disable => write!(f, "disable {target}"),
+            FaultKind::Rescale => write!(f, "rescale {target}"),
+            FaultKind::FunctionCrash => write!(f, "crash {target}"),
+            FaultKind::BrokerRestart => write!(f, "restart {target}"),
+            FaultKind::BrokerKill => write!(f, "{target} down"),
+            FaultKind::NetworkCut => write!(f, "network cut {target}"),
+            FaultKind::NetworkSlow => match self.latency_ms {
+                Some(latency_ms) => write!(f, "network slowed {target} by {latency_ms} ms"),
+                None => write!(f, "network slowed {target}"),
+            },
+            FaultKind::OffsetsDeleted => write!(f, "offsets of {target} deleted"),
+            FaultKind::OffsetsExpiring => write!(f, "offsets of {target} expiring"),
+        }
     }
 }
 
@@ -275,9 +422,18 @@ impl History {
         self.record_at(at_ms, kind);
     }
 
+    /// The events, also after a writer panicked: the only panic while the lock is held is the
+    /// [`EVENTS_MAX`] assertion, before a push, so the events are whole; and a fault window
+    /// closing while a panic unwinds must still record its end.
+    fn events(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Appends an event stamped `at_ms` (an invocation is stamped with its start).
     pub fn record_at(&self, at_ms: u64, kind: EventKind) {
-        let mut events = self.events.lock().expect("history lock poisoned");
+        let mut events = self.events();
         assert!(
             events.len() < EVENTS_MAX,
             "history passed {EVENTS_MAX} events: the scenario's workload is unbounded"
@@ -287,7 +443,7 @@ impl History {
 
     /// All events, ordered by time (stable for equal stamps).
     pub fn snapshot(&self) -> Vec<Event> {
-        let mut events = self.events.lock().expect("history lock poisoned").clone();
+        let mut events = self.events().clone();
         events.sort_by_key(|e| e.at_ms);
         events
     }
@@ -302,7 +458,7 @@ impl History {
     }
 
     pub fn len(&self) -> usize {
-        self.events.lock().expect("history lock poisoned").len()
+        self.events().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -348,9 +504,13 @@ mod tests {
         history.record_at(
             10,
             EventKind::Fault {
-                id: 1,
-                name: "freeze".into(),
-                end: false,
+                fault: Fault {
+                    id: 1,
+                    kind: FaultKind::NetworkSlow,
+                    target: FaultTarget::Mapping("esm".into()),
+                    latency_ms: Some(300),
+                },
+                phase: FaultPhase::Began,
             },
         );
         let events = history.snapshot();
@@ -360,5 +520,12 @@ mod tests {
         let path = dir.path().join("history.jsonl");
         history.write_jsonl(&path).unwrap();
         assert_eq!(History::read_jsonl(&path).unwrap(), events);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let readable = serde_json::json!({
+            "at_ms": 10, "type": "fault", "id": 1, "kind": "network_slow",
+            "target": {"mapping": "esm"}, "latency_ms": 300, "phase": "began"
+        });
+        assert_eq!(first, readable);
     }
 }

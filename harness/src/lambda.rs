@@ -18,10 +18,6 @@ pub const PAYLOAD_BYTES_MAX: usize = 6_291_456;
 /// Bodies up to this size are still parsed (AWS counts a little differently than a consumer may);
 /// larger ones are refused with 413 and recorded as malformed.
 pub const BODY_BYTES_MAX: usize = PAYLOAD_BYTES_MAX + 64 * 1024;
-/// Invocations kept in the mock's own list; later ones only go to the history.
-pub const INVOCATIONS_MAX: usize = 1_000_000;
-/// Malformed-event reasons kept.
-pub const MALFORMED_MAX: usize = 10_000;
 /// Names a folder to keep the raw event bodies in, for other parsers to check
 /// (`.ci/crosscheck.sh`); unset, nothing is written.
 pub const EVENT_SAMPLES_ENV: &str = "ESM_CHAOS_EVENT_SAMPLES";
@@ -308,9 +304,6 @@ struct Function {
 #[derive(Default)]
 struct State {
     functions: BTreeMap<String, Function>,
-    invocations: Vec<Invocation>,
-    invocations_dropped: u64,
-    malformed: Vec<String>,
 }
 
 struct Shared {
@@ -557,7 +550,8 @@ impl Shared {
             event_source_arn: event.event_source_arn,
             malformed: None,
         };
-        self.store(&mut state, invocation, body);
+        drop(state);
+        self.store(invocation, body);
         template.set_delay(Duration::from_millis(delay_ms))
     }
 
@@ -570,10 +564,6 @@ impl Shared {
         body: Option<String>,
     ) {
         tracing::warn!(%function, %why, "mock Lambda: malformed event");
-        let mut state = self.state.lock().expect("mock lambda lock poisoned");
-        if state.malformed.len() < MALFORMED_MAX {
-            state.malformed.push(format!("{function}: {why}"));
-        }
         let invocation = Invocation {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             function,
@@ -587,36 +577,37 @@ impl Shared {
             event_source_arn: None,
             malformed: Some(why.to_string()),
         };
-        self.store(&mut state, invocation, body);
+        self.store(invocation, body);
     }
 
-    /// Records an invocation in the history (with the body as received, for the checkers'
-    /// own parser) and, within its bound, in the mock's own list.
-    fn store(&self, state: &mut State, invocation: Invocation, body: Option<String>) {
+    /// Records an invocation in the history, the one store of invocations, with the body as
+    /// received for the checkers' own parser.
+    fn store(&self, invocation: Invocation, body: Option<String>) {
+        let Invocation {
+            id,
+            function,
+            start_ms,
+            end_ms,
+            outcome,
+            records,
+            item_failures,
+            malformed,
+            ..
+        } = invocation;
         self.history.record_at(
-            invocation.start_ms,
+            start_ms,
             EventKind::Invocation {
-                function: invocation.function.clone(),
-                id: invocation.id,
-                start_ms: invocation.start_ms,
-                end_ms: invocation.end_ms,
-                records: invocation.records.iter().map(record_ref).collect(),
-                outcome: invocation.outcome,
-                item_failures: invocation.item_failures.clone(),
-                malformed: invocation.malformed.clone(),
+                function,
+                id,
+                start_ms,
+                end_ms,
+                records: records.iter().map(record_ref).collect(),
+                outcome,
+                item_failures,
+                malformed,
                 body,
             },
         );
-        if state.invocations.len() < INVOCATIONS_MAX {
-            state.invocations.push(invocation);
-        } else {
-            if state.invocations_dropped == 0 {
-                tracing::warn!(
-                    "mock Lambda keeps {INVOCATIONS_MAX} invocations; later ones only go to the history"
-                );
-            }
-            state.invocations_dropped += 1;
-        }
     }
 }
 
@@ -629,6 +620,7 @@ fn record_ref(r: &InvokedRecord) -> RecordRef {
             .value
             .as_ref()
             .map(|v| String::from_utf8_lossy(v).into_owned()),
+        headers: r.headers.clone(),
     }
 }
 
@@ -721,31 +713,8 @@ impl MockLambda {
     pub fn record_invocation(&self, mut invocation: Invocation, body: Option<String>) -> u64 {
         invocation.id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let id = invocation.id;
-        let mut state = self.state();
-        if let Some(why) = &invocation.malformed
-            && state.malformed.len() < MALFORMED_MAX
-        {
-            state
-                .malformed
-                .push(format!("{}: {why}", invocation.function));
-        }
-        self.shared.store(&mut state, invocation, body);
+        self.shared.store(invocation, body);
         id
-    }
-
-    /// The invocations of a function kept so far (at most [`INVOCATIONS_MAX`] in all).
-    pub fn invocations(&self, function: &str) -> Vec<Invocation> {
-        self.state()
-            .invocations
-            .iter()
-            .filter(|i| i.function == function)
-            .cloned()
-            .collect()
-    }
-
-    /// Number of invocations kept so far, over all functions.
-    pub fn invocation_count(&self) -> usize {
-        self.state().invocations.len()
     }
 
     /// Calls of the function whose answer has not been sent yet (their delay has not passed).
@@ -759,11 +728,6 @@ impl MockLambda {
             }
             None => 0,
         }
-    }
-
-    /// Every malformed event seen (at most [`MALFORMED_MAX`]), as "function: why".
-    pub fn malformed(&self) -> Vec<String> {
-        self.state().malformed.clone()
     }
 }
 
@@ -816,8 +780,23 @@ mod tests {
         (mock, history)
     }
 
+    /// The outcomes of the calls of "process", from the history: the mock keeps no list.
+    fn outcomes(history: &History) -> Vec<InvocationOutcome> {
+        crate::history::invocations(&history.snapshot())
+            .filter(|inv| inv.function == "process")
+            .map(|inv| inv.outcome)
+            .collect()
+    }
+
+    /// The reasons of the malformed calls, from the history.
+    fn malformed(history: &History) -> Vec<String> {
+        crate::history::invocations(&history.snapshot())
+            .filter_map(|inv| inv.malformed.map(str::to_string))
+            .collect()
+    }
+
     #[tokio::test]
-    async fn succeeds_and_records_in_both_places() {
+    async fn succeeds_and_records_in_the_history() {
         let (mock, history) = started(Mode::Succeed).await;
         assert!(mock.endpoint().starts_with("http://127.0.0.1:"));
         let res = invoke(
@@ -828,15 +807,6 @@ mod tests {
         .await;
         assert_eq!(res.status(), 200);
         assert!(res.headers().get("X-Amz-Function-Error").is_none());
-        let calls = mock.invocations("process");
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].outcome, InvocationOutcome::Success);
-        assert_eq!(calls[0].records[1].value.as_deref(), Some(&b"b"[..]));
-        assert_eq!(
-            calls[0].records[0].headers,
-            vec![("trace".to_string(), vec![-61, -87])]
-        );
-        assert_eq!(calls[0].event_source, "SelfManagedKafka");
         let events = history.snapshot();
         let EventKind::Invocation {
             records,
@@ -847,15 +817,21 @@ mod tests {
         else {
             panic!("expected an invocation, got {events:?}");
         };
+        assert_eq!(events.len(), 1);
         assert_eq!(*outcome, InvocationOutcome::Success);
         assert_eq!(malformed, &None);
         assert_eq!(records[0].value.as_deref(), Some("a"));
+        assert_eq!(records[1].value.as_deref(), Some("b"));
         assert_eq!(records[1].offset, 6);
+        assert_eq!(
+            records[0].headers,
+            vec![("trace".to_string(), vec![-61, -87])]
+        );
     }
 
     #[tokio::test]
     async fn fails_and_fails_times_then_succeeds() {
-        let (mock, _) = started(Mode::Fail).await;
+        let (mock, history) = started(Mode::Fail).await;
         let body = event(&[("orders", 0, 1, "a")]);
         let res = invoke(&mock, "process", &body).await;
         assert_eq!(res.status(), 200);
@@ -868,11 +844,7 @@ mod tests {
             errors.push(res.headers().contains_key("X-Amz-Function-Error"));
         }
         assert_eq!(errors, [true, true, false, false]);
-        let outcomes: Vec<_> = mock
-            .invocations("process")
-            .iter()
-            .map(|i| i.outcome)
-            .collect();
+        let outcomes = outcomes(&history);
         assert_eq!(outcomes[0], InvocationOutcome::FunctionError);
         assert_eq!(outcomes[4], InvocationOutcome::Success);
     }
@@ -893,7 +865,8 @@ mod tests {
 
     #[tokio::test]
     async fn reports_item_failures_for_matching_records() {
-        let (mock, _) = started(Mode::ReportItemFailuresWhenValueContains("poison".into())).await;
+        let (mock, history) =
+            started(Mode::ReportItemFailuresWhenValueContains("poison".into())).await;
         let body = event(&[
             ("o", 0, 1, "ok"),
             ("o", 0, 2, "poison"),
@@ -905,22 +878,21 @@ mod tests {
         let items = answer["batchItemFailures"].as_array().unwrap();
         assert_eq!(items.len(), 2);
         assert!(items.contains(&json!({"itemIdentifier": {"partition": "o-0", "offset": 2}})));
-        assert_eq!(
-            mock.invocations("process")[0].outcome,
-            InvocationOutcome::PartialFailure
-        );
         let res = invoke(&mock, "process", &event(&[("o", 0, 1, "ok")])).await;
         let answer: serde_json::Value = res.json().await.unwrap();
         assert_eq!(answer, json!({"batchItemFailures": []}));
         assert_eq!(
-            mock.invocations("process")[1].outcome,
-            InvocationOutcome::Success
+            outcomes(&history),
+            [
+                InvocationOutcome::PartialFailure,
+                InvocationOutcome::Success
+            ]
         );
     }
 
     #[tokio::test]
     async fn throttles_then_succeeds() {
-        let (mock, _) = started(Mode::ThrottleTimes { remaining: 1 }).await;
+        let (mock, history) = started(Mode::ThrottleTimes { remaining: 1 }).await;
         let body = event(&[("o", 0, 1, "a")]);
         let res = invoke(&mock, "process", &body).await;
         assert_eq!(res.status(), 429);
@@ -930,14 +902,14 @@ mod tests {
         );
         assert_eq!(invoke(&mock, "process", &body).await.status(), 200);
         assert_eq!(
-            mock.invocations("process")[0].outcome,
-            InvocationOutcome::Throttled
+            outcomes(&history),
+            [InvocationOutcome::Throttled, InvocationOutcome::Success]
         );
     }
 
     #[tokio::test]
     async fn delay_keeps_the_call_in_flight() {
-        let (mock, _) = started(Mode::Succeed).await;
+        let (mock, history) = started(Mode::Succeed).await;
         mock.set_delay_ms("process", 400);
         let body = event(&[("o", 0, 1, "a")]);
         let call = {
@@ -959,13 +931,14 @@ mod tests {
         .unwrap();
         assert_eq!(call.await.unwrap(), 200);
         assert_eq!(mock.in_flight("process"), 0);
-        let inv = &mock.invocations("process")[0];
+        let events = history.snapshot();
+        let inv = crate::history::invocations(&events).next().unwrap();
         assert_eq!(inv.end_ms - inv.start_ms, 400);
     }
 
     #[tokio::test]
     async fn unknown_function_is_404_and_arns_resolve() {
-        let (mock, _) = started(Mode::Succeed).await;
+        let (mock, history) = started(Mode::Succeed).await;
         let body = event(&[("o", 0, 1, "a")]);
         let res = invoke(&mock, "nope", &body).await;
         assert_eq!(res.status(), 404);
@@ -983,7 +956,7 @@ mod tests {
         assert_eq!(invoke(&mock, arn, &body).await.status(), 200);
         let qualified = "arn:aws:lambda:us-east-1:123456789012:function:process:$LATEST";
         assert_eq!(invoke(&mock, qualified, &body).await.status(), 200);
-        assert_eq!(mock.invocations("process").len(), 2);
+        assert_eq!(outcomes(&history).len(), 2);
         assert!(mock.is_defined("process") && mock.is_defined(qualified));
         assert!(!mock.is_defined("nope"));
     }
@@ -992,21 +965,13 @@ mod tests {
         let (mock, history) = started(Mode::Succeed).await;
         let res = invoke(&mock, "process", &body).await;
         assert_eq!(res.status(), 400, "body {body}");
-        let malformed = mock.malformed();
+        let malformed = malformed(&history);
         assert_eq!(malformed.len(), 1);
         assert!(
             malformed[0].contains(why_contains),
             "{malformed:?} lacks {why_contains:?}"
         );
-        let events = history.snapshot();
-        let EventKind::Invocation {
-            malformed, outcome, ..
-        } = &events[0].kind
-        else {
-            panic!("expected an invocation, got {events:?}");
-        };
-        assert!(malformed.is_some());
-        assert_eq!(*outcome, InvocationOutcome::FunctionError);
+        assert_eq!(outcomes(&history), [InvocationOutcome::FunctionError]);
     }
 
     #[tokio::test]
@@ -1031,11 +996,11 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_body_is_413() {
-        let (mock, _) = started(Mode::Succeed).await;
+        let (mock, history) = started(Mode::Succeed).await;
         let value = "x".repeat(BODY_BYTES_MAX);
         let res = invoke(&mock, "process", &event(&[("o", 0, 1, &value)])).await;
         assert_eq!(res.status(), 413);
-        assert!(mock.malformed()[0].contains("request body is"));
+        assert!(malformed(&history)[0].contains("request body is"));
     }
 
     #[test]
@@ -1075,17 +1040,14 @@ mod tests {
 
     #[tokio::test]
     async fn fails_like_a_local_runtime_without_the_header() {
-        let (mock, _) = started(Mode::FailLikeLocalRuntime).await;
+        let (mock, history) = started(Mode::FailLikeLocalRuntime).await;
         let res = invoke(&mock, "process", &event(&[("o", 0, 1, "a")])).await;
         assert_eq!(res.status(), 200);
         assert!(!res.headers().contains_key("X-Amz-Function-Error"));
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["errorType"], "Error");
         assert!(body["errorMessage"].is_string());
-        assert_eq!(
-            mock.invocations("process")[0].outcome,
-            InvocationOutcome::FunctionError
-        );
+        assert_eq!(outcomes(&history), [InvocationOutcome::FunctionError]);
     }
 
     #[tokio::test]
@@ -1108,11 +1070,12 @@ mod tests {
             }
         }
         assert_eq!(statuses, [503, 503, 200]);
-        let calls = mock.invocations("process");
+        let events = history.snapshot();
+        let calls: Vec<_> = crate::history::invocations(&events).collect();
         assert_eq!(calls[0].outcome, InvocationOutcome::ServiceError);
         assert_eq!(calls[0].end_ms, calls[0].start_ms, "no scripted delay");
         assert_eq!(calls[2].outcome, InvocationOutcome::Success);
-        let counts = crate::check::delivery_counts(&history.snapshot(), "o", "process");
+        let counts = crate::check::delivery_counts(&events, "o", "process");
         assert_eq!(counts.get(&(0, 1)), Some(&1), "only the success reached it");
     }
 }
@@ -1152,7 +1115,6 @@ mod throughput {
             "1M records ({} bytes per 10k batch) in {elapsed:?}",
             body.len()
         );
-        assert_eq!(mock.invocation_count(), 100);
         assert_eq!(history.len(), 100);
     }
 }

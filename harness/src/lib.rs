@@ -2,8 +2,10 @@
 //! run as child processes, faults, one recorded history per scenario, and checkers that judge it.
 //!
 //! Modules follow Jepsen's split: `broker` (the database), `mapping` (the client: the consumer
-//! processes), `lambda` (the function), `nemesis` (faults), `history`, `check` (pure verdicts, judged by `contract`: the checkers' own model of AWS),
-//! `report` (artifacts and the timeline picture). `scenario` ties them together for the steps.
+//! processes), `lambda` (the function), `nemesis` (faults), `schedule` (the generator of random
+//! faults), `history`, `check` (pure verdicts, judged by `contract`: the checkers' own model of
+//! AWS), `report` (artifacts and the timeline picture). `scenario` ties them together for the
+//! steps.
 
 pub mod admin;
 pub mod broker;
@@ -19,4 +21,5 @@ pub mod proxy;
 pub mod report;
 pub mod runtime;
 pub mod scenario;
+pub mod schedule;
 pub mod wait;

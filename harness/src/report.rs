@@ -2,7 +2,9 @@
 //! the consumer and broker logs, and an index.html that ties them together with the verdicts.
 
 use crate::check::Verdict;
-use crate::history::{EnvironmentChange, Event, EventKind, History, InvocationOutcome};
+use crate::history::{
+    EnvironmentChange, Event, EventKind, Fault, FaultPhase, History, InvocationOutcome,
+};
 use crate::names::Names;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -251,23 +253,27 @@ fn time_range(events: &[Event]) -> Scale {
     }
 }
 
-/// Fault windows as (name, begin, end); an unclosed window runs to the end of the picture.
-fn fault_windows(events: &[Event], end_ms: u64) -> Vec<(String, u64, u64)> {
-    let mut open: BTreeMap<u64, (String, u64)> = BTreeMap::new();
+/// Fault windows as (fault, begin, end), paired by fault id; an unclosed window runs to the
+/// end of the picture.
+fn fault_windows(events: &[Event], end_ms: u64) -> Vec<(&Fault, u64, u64)> {
+    let mut open: BTreeMap<u64, (&Fault, u64)> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
-        if let EventKind::Fault { id, name, end } = &e.kind {
-            if *end {
-                let (name, begin) = open.remove(id).unwrap_or((name.clone(), e.at_ms));
-                out.push((name, begin, e.at_ms));
-            } else {
-                open.insert(*id, (name.clone(), e.at_ms));
+        if let EventKind::Fault { fault, phase } = &e.kind {
+            match phase {
+                FaultPhase::Began => {
+                    open.insert(fault.id, (fault, e.at_ms));
+                }
+                FaultPhase::Ended => {
+                    let begin_ms = open.remove(&fault.id).map_or(e.at_ms, |(_, at_ms)| at_ms);
+                    out.push((fault, begin_ms, e.at_ms));
+                }
             }
         }
     }
     out.extend(
         open.into_values()
-            .map(|(name, begin)| (name, begin, end_ms)),
+            .map(|(fault, begin_ms)| (fault, begin_ms, end_ms)),
     );
     out
 }
@@ -291,8 +297,9 @@ pub fn timeline_svg(events: &[Event], names: &Names, title: &str) -> String {
     );
     legend(&mut svg);
     let plot_bottom = height - 30.0;
-    for (name, begin, end) in fault_windows(events, end_ms) {
+    for (fault, begin, end) in fault_windows(events, end_ms) {
         let (x0, x1) = (scale.x(begin), scale.x(end));
+        let name = fault.to_string();
         let _ = write!(
             svg,
             r##"<rect class="fault" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#ffd700" fill-opacity="0.25"><title>{}</title></rect><text x="{x0:.1}" y="{:.1}" fill="#8a6d00">{}</text>"##,
@@ -656,7 +663,7 @@ tr.broken td:first-child{{color:#b00;font-weight:bold}} tr.ok td:first-child{{co
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::RecordRef;
+    use crate::history::{FaultKind, FaultTarget, RecordRef};
 
     fn small_history(names: &Names) -> History {
         let topic = names.real("orders");
@@ -686,6 +693,7 @@ mod tests {
                     partition: 0,
                     offset: 0,
                     value: None,
+                    headers: Vec::new(),
                 }],
                 outcome: InvocationOutcome::FunctionError,
                 item_failures: Vec::new(),
@@ -702,20 +710,24 @@ mod tests {
                 offset: 2,
             },
         );
+        let cut = Fault {
+            id: 7,
+            kind: FaultKind::NetworkCut,
+            target: FaultTarget::Mapping("esm".into()),
+            latency_ms: None,
+        };
         history.record_at(
             20,
             EventKind::Fault {
-                id: 7,
-                name: "network cut".into(),
-                end: false,
+                fault: cut.clone(),
+                phase: FaultPhase::Began,
             },
         );
         history.record_at(
             30,
             EventKind::Fault {
-                id: 7,
-                name: "network cut".into(),
-                end: true,
+                fault: cut,
+                phase: FaultPhase::Ended,
             },
         );
         history.record_at(
@@ -741,7 +753,7 @@ mod tests {
         );
         assert!(!svg.contains("report-test.orders"));
         assert_eq!(svg.matches(r#"class="fault""#).count(), 1);
-        assert!(svg.contains("network cut"));
+        assert!(svg.contains("network cut esm"));
         assert!(svg.contains("#d62728"), "a function error bar");
         assert!(svg.contains(r#"class="commit""#));
         assert!(svg.contains("esm started (1)"));

@@ -3,7 +3,7 @@
 //! runs.
 
 use base64::Engine;
-use harness::history::History;
+use harness::history::{self, History};
 use harness::lambda::MockLambda;
 use harness::runtime::{FunctionSpec, RealFunction};
 
@@ -24,7 +24,7 @@ async fn the_lambda_runtime_client_succeeds_fails_and_times_out() {
     spec.timeout_ms = 1_000;
     let history = History::new();
     let recorder = MockLambda::start(history.clone()).await;
-    let function = RealFunction::start(spec, recorder.clone(), history, &dir.path().join("logs"))
+    let function = RealFunction::start(spec, recorder, history.clone(), &dir.path().join("logs"))
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -64,11 +64,9 @@ async fn the_lambda_runtime_client_succeeds_fails_and_times_out() {
         error, None,
         "a new environment replaced the one that timed out"
     );
-    assert_eq!(recorder.invocations("process").len(), 4);
-    assert_eq!(
-        recorder.invocations("process")[0].records.len(),
-        2,
-        "both partitions decoded"
-    );
+    let events = history.snapshot();
+    let calls: Vec<_> = history::invocations(&events).collect();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[0].records.len(), 2, "both partitions decoded");
     function.stop().await;
 }

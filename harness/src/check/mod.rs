@@ -953,6 +953,7 @@ mod tests {
                         partition,
                         offset,
                         value: Some(format!("v{offset}")),
+                        headers: Vec::new(),
                     })
                     .collect(),
                 outcome,
@@ -1457,6 +1458,7 @@ mod throughput {
                     partition,
                     offset,
                     value: None,
+                    headers: Vec::new(),
                 })
                 .collect();
             let start_ms = 1_000_000 + batch as u64 * 10;

@@ -46,7 +46,6 @@ while True:
 
 struct Fixture {
     function: RealFunction,
-    recorder: MockLambda,
     history: History,
     _dir: tempfile::TempDir,
 }
@@ -61,16 +60,10 @@ async fn start(
     configure(&mut spec);
     let history = History::new();
     let recorder = MockLambda::start(history.clone()).await;
-    let function = RealFunction::start(
-        spec,
-        recorder.clone(),
-        history.clone(),
-        &dir.path().join("logs"),
-    )
-    .await?;
+    let function =
+        RealFunction::start(spec, recorder, history.clone(), &dir.path().join("logs")).await?;
     Ok(Fixture {
         function,
-        recorder,
         history,
         _dir: dir,
     })
@@ -106,6 +99,25 @@ async fn invoke(
     (status, error, body)
 }
 
+/// The calls of "process" as the history, the one store of invocations, holds them: each
+/// call's outcome and values.
+fn calls(history: &History) -> Vec<(InvocationOutcome, Vec<Option<String>>)> {
+    crate::history::invocations(&history.snapshot())
+        .filter(|inv| inv.function == "process")
+        .map(|inv| {
+            let values = inv.records.iter().map(|r| r.value.clone()).collect();
+            (inv.outcome, values)
+        })
+        .collect()
+}
+
+fn outcomes(history: &History) -> Vec<InvocationOutcome> {
+    calls(history)
+        .into_iter()
+        .map(|(outcome, _)| outcome)
+        .collect()
+}
+
 fn changes(history: &History) -> Vec<EnvironmentChange> {
     history
         .snapshot()
@@ -139,10 +151,10 @@ async fn a_warm_environment_is_reused_with_the_documented_headers() {
         "the second call reuses the environment"
     );
     assert_eq!(f.function.environment_count(), 1);
-    let calls = f.recorder.invocations("process");
+    let calls = calls(&f.history);
     assert_eq!(calls.len(), 2);
-    assert_eq!(calls[0].outcome, InvocationOutcome::Success);
-    assert_eq!(calls[1].records[0].value.as_deref(), Some(&b"b"[..]));
+    assert_eq!(calls[0].0, InvocationOutcome::Success);
+    assert_eq!(calls[1].1, [Some("b".to_string())]);
     let invoked: Vec<bool> = changes(&f.history)
         .into_iter()
         .filter_map(|c| match c {
@@ -168,10 +180,7 @@ async fn a_handler_error_is_unhandled_with_the_runtime_body() {
         body,
         json!({"errorMessage": "poison", "errorType": "ValueError"})
     );
-    assert_eq!(
-        f.recorder.invocations("process")[0].outcome,
-        InvocationOutcome::FunctionError
-    );
+    assert_eq!(outcomes(&f.history), [InvocationOutcome::FunctionError]);
 }
 
 #[tokio::test]
@@ -248,16 +257,10 @@ async fn past_the_reserved_concurrency_a_call_is_throttled() {
             .contains("ReservedFunctionConcurrentInvocationLimitExceeded")
     );
     assert_eq!(busy.await.unwrap().0, 200);
-    let outcomes: Vec<_> = slow
-        .recorder
-        .invocations("process")
-        .iter()
-        .map(|i| i.outcome)
-        .collect();
     assert_eq!(
-        outcomes,
-        [InvocationOutcome::Throttled, InvocationOutcome::Success],
-        "recorded as answered"
+        outcomes(&slow.history),
+        [InvocationOutcome::Success, InvocationOutcome::Throttled],
+        "both recorded, by start: the busy call began first"
     );
     let (status, _, _) = invoke(&slow.function.endpoint(), "process", "c").await;
     assert_eq!(status, 200, "the slot is free again");
@@ -360,14 +363,19 @@ async fn startup_failures_name_the_command_its_status_and_its_output() {
 #[tokio::test]
 async fn a_served_function_is_recorded_and_called_one_at_a_time() {
     let target_history = History::new();
-    let target = MockLambda::start(target_history).await;
+    let target = MockLambda::start(target_history.clone()).await;
     target.define("process", crate::lambda::Mode::Succeed);
     target.set_delay_ms("process", 200);
     let history = History::new();
     let recorder = MockLambda::start(history.clone()).await;
-    let served = ServedFunction::start("process", &target.endpoint(), recorder.clone(), history)
-        .await
-        .unwrap();
+    let served = ServedFunction::start(
+        "process",
+        &target.endpoint(),
+        recorder.clone(),
+        history.clone(),
+    )
+    .await
+    .unwrap();
     let calls: Vec<_> = (0..3)
         .map(|_| {
             let endpoint = served.endpoint();
@@ -377,13 +385,15 @@ async fn a_served_function_is_recorded_and_called_one_at_a_time() {
     for call in calls {
         assert_eq!(call.await.unwrap(), 200);
     }
-    let mut seen = target.invocations("process");
+    let target_events = target_history.snapshot();
+    let mut seen: Vec<_> = crate::history::invocations(&target_events).collect();
     seen.sort_by_key(|i| i.start_ms);
     assert!(
         seen.windows(2).all(|w| w[1].start_ms >= w[0].end_ms),
         "calls overlapped: {seen:?}"
     );
-    assert_eq!(recorder.invocations("process").len(), 3);
+    assert_eq!(seen.len(), 3);
+    assert_eq!(outcomes(&history).len(), 3);
     let nobody =
         ServedFunction::start("process", "http://127.0.0.1:1", recorder, History::new()).await;
     assert!(matches!(nobody, Err(RuntimeError::Invalid(why)) if why.contains("nothing accepts")));

@@ -1,7 +1,7 @@
 //! What the steps assert, each failing with what it saw.
 
 use super::*;
-use crate::history::{Event, InvocationOutcome};
+use crate::history::{self, Event, InvocationOutcome, RecordRef};
 
 impl Scenario {
     pub(super) fn topic_real(&self, local: &str) -> Result<String> {
@@ -11,25 +11,35 @@ impl Scenario {
             .ok_or_else(|| usage(format!("no topic {local:?} in this scenario")))
     }
 
-    pub(super) fn lambda_ref(&self) -> Result<&MockLambda> {
-        self.lambda
-            .as_ref()
-            .ok_or_else(|| usage("no Lambda function was defined in this scenario"))
+    /// The records of each invocation of `function`, from the history: the one store of
+    /// invocations.
+    pub(super) fn invoked_records(&self, function: &str) -> Vec<Vec<RecordRef>> {
+        history::invocations(&self.history.snapshot())
+            .filter(|inv| inv.function == function)
+            .map(|inv| inv.records.to_vec())
+            .collect()
     }
 
-    /// The mock rejected an event that is not a valid Kafka event: that fails any assertion.
+    pub(super) fn invocation_count(&self, function: &str) -> usize {
+        history::invocations(&self.history.snapshot())
+            .filter(|inv| inv.function == function)
+            .count()
+    }
+
+    /// A function was sent an event that is not a valid Kafka event: that fails any assertion.
     pub(super) fn assert_no_malformed(&self) -> Result<()> {
-        if let Some(lambda) = &self.lambda {
-            let malformed = lambda.malformed();
-            if !malformed.is_empty() {
-                return Err(failed(format!(
-                    "the function received {} malformed events; first: {}",
-                    malformed.len(),
-                    self.names.localise(&malformed[0])
-                )));
-            }
+        let events = self.history.snapshot();
+        let malformed: Vec<(&str, &str)> = history::invocations(&events)
+            .filter_map(|inv| inv.malformed.map(|why| (inv.function, why)))
+            .collect();
+        match malformed.first() {
+            None => Ok(()),
+            Some((function, why)) => Err(failed(format!(
+                "the function received {} malformed events; first: {}",
+                malformed.len(),
+                self.names.localise(&format!("{function}: {why}"))
+            ))),
         }
-        Ok(())
     }
 
     /// Produced records of a topic, (partition, offset) → value.
@@ -424,11 +434,11 @@ impl Scenario {
 
     /// "an invocation of F held records of N partitions": at least N partitions in one payload.
     pub fn assert_invocation_spanning(&self, function: &str, partitions: usize) -> Result<()> {
-        let invocations = self.lambda_ref()?.invocations(function);
+        let invocations = self.invoked_records(function);
         let widest = invocations
             .iter()
-            .map(|inv| {
-                inv.records
+            .map(|records| {
+                records
                     .iter()
                     .map(|r| (r.topic.as_str(), r.partition))
                     .collect::<BTreeSet<_>>()
@@ -448,7 +458,7 @@ impl Scenario {
     /// "F received a record of T with an empty value": a zero-length value, not a null one.
     pub fn assert_received_empty_value(&self, function: &str, local: &str) -> Result<()> {
         self.assert_received_record(function, local, "with an empty value", |v| {
-            v.is_some_and(<[u8]>::is_empty)
+            v.is_some_and(str::is_empty)
         })
     }
 
@@ -462,13 +472,13 @@ impl Scenario {
         function: &str,
         local: &str,
         what: &str,
-        test: fn(Option<&[u8]>) -> bool,
+        test: fn(Option<&str>) -> bool,
     ) -> Result<()> {
         let topic = self.topic_real(local)?;
-        let invocations = self.lambda_ref()?.invocations(function);
-        let records: Vec<&crate::lambda::InvokedRecord> = invocations
+        let invocations = self.invoked_records(function);
+        let records: Vec<&RecordRef> = invocations
             .iter()
-            .flat_map(|inv| inv.records.iter())
+            .flatten()
             .filter(|r| r.topic == topic)
             .collect();
         if records.iter().any(|r| test(r.value.as_deref())) {
@@ -478,7 +488,7 @@ impl Scenario {
             .iter()
             .take(5)
             .map(|r| match &r.value {
-                Some(v) => format!("{:?}", String::from_utf8_lossy(v)),
+                Some(v) => format!("{v:?}"),
                 None => "null".to_string(),
             })
             .collect();
@@ -492,14 +502,9 @@ impl Scenario {
     /// Invocations of `function` whose records include `value`.
     pub(super) fn invocations_with_value(&self, function: &str, value: &str) -> Result<usize> {
         Ok(self
-            .lambda_ref()?
-            .invocations(function)
+            .invoked_records(function)
             .iter()
-            .filter(|inv| {
-                inv.records
-                    .iter()
-                    .any(|r| r.value.as_deref() == Some(value.as_bytes()))
-            })
+            .filter(|records| records.iter().any(|r| r.value.as_deref() == Some(value)))
             .count())
     }
 
@@ -531,13 +536,12 @@ impl Scenario {
             &format!("{function:?} to receive the value {value:?}"),
             timeout,
             || async move {
-                let lambda = this.lambda_ref().map_err(|e| e.to_string())?;
-                let invocations = lambda.invocations(function);
-                if invocations.iter().any(|inv| {
-                    inv.records
-                        .iter()
-                        .any(|r| r.value.as_deref() == Some(value.as_bytes()))
-                }) {
+                let invocations = this.invoked_records(function);
+                if invocations
+                    .iter()
+                    .flatten()
+                    .any(|r| r.value.as_deref() == Some(value))
+                {
                     Ok(())
                 } else {
                     Err(format!("{} invocations, none with it", invocations.len()))
@@ -561,9 +565,9 @@ impl Scenario {
 
     /// "F received the header H as the bytes B".
     pub fn assert_header_bytes(&self, function: &str, header: &str, bytes: &[i8]) -> Result<()> {
-        let invocations = self.lambda_ref()?.invocations(function);
+        let invocations = self.invoked_records(function);
         let mut seen = Vec::new();
-        for record in invocations.iter().flat_map(|inv| inv.records.iter()) {
+        for record in invocations.iter().flatten() {
             for (name, value) in &record.headers {
                 if name == header {
                     if value.as_slice() == bytes {
@@ -924,6 +928,7 @@ mod tests {
                         partition,
                         offset,
                         value: None,
+                        headers: Vec::new(),
                     })
                     .collect(),
                 outcome,

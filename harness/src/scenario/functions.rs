@@ -2,7 +2,7 @@
 //! endpoint behind a recording proxy (the `runtime` module), beside the mock.
 
 use super::*;
-use crate::history::{EnvironmentChange, InvocationOutcome};
+use crate::history::{EnvironmentChange, FaultKind, FaultTarget, InvocationOutcome};
 use crate::runtime::{FunctionSpec, RealFunction, ServedFunction};
 
 /// What "the function F had N …" counts.
@@ -134,10 +134,11 @@ impl Scenario {
                 "only a function defined with 'running \"…\"' can crash; {name:?} is not one"
             )));
         };
-        let fault = format!("crash {name}");
-        let id = self.nemesis.begin(&fault);
+        let window = self
+            .nemesis
+            .open(FaultKind::FunctionCrash, FaultTarget::Function(name.into()));
         let killed = function.crash().await;
-        self.nemesis.end(id, &fault);
+        window.close();
         tracing::info!(
             function = name,
             killed,

@@ -39,6 +39,10 @@ pub const SETTLE_TIMEOUT_MS: u64 = 5_000;
 pub const FUNCTION_TIMEOUT_MS: u64 = 60_000;
 /// Records one produce step may write.
 pub const PRODUCE_COUNT_MAX: u64 = 10_000_000;
+/// Deadline of the harness's own calls (produce, admin) on a broker of the scenario's own: they
+/// wait out the outages its faults cause, and a broker node's start on a busy machine passes
+/// the default deadline.
+pub const OWN_BROKER_CALL_TIMEOUT_MS: u64 = 60_000;
 /// Margin added to the offsets retention when waiting for the broker to expire a group.
 pub const EXPIRY_MARGIN_MS: u64 = 30_000;
 
@@ -171,7 +175,7 @@ impl RunContext {
 pub struct Isolation {
     /// It restarts or kills brokers, or asks for a cluster or another retention.
     pub own_broker: bool,
-    /// It cuts or slows the network: the broker advertises proxies.
+    /// It cuts or slows the network (also by random faults): the broker advertises proxies.
     pub proxied: bool,
     /// Mappings whose "is started" step is followed at once by a "fails to start" step: that
     /// start must not fail the scenario itself.
@@ -195,7 +199,8 @@ impl Isolation {
                 .filter(|(_, rest)| rest.starts_with(" is started"))
                 .map(|(name, _)| name);
             let s = step.to_ascii_lowercase();
-            if s.contains("the network between") {
+            // Random faults draw broker and network faults too.
+            if s.contains("the network between") || s.starts_with("random faults hit") {
                 isolation.own_broker = true;
                 isolation.proxied = true;
             }
@@ -456,6 +461,8 @@ mod tests {
             "the network between \"esm\" and the broker is cut for 10 seconds",
         ]);
         assert!(network.own_broker && network.proxied);
+        let random = Isolation::of_steps([r#"random faults hit the mapping "esm" for 30 seconds"#]);
+        assert!(random.own_broker && random.proxied);
         assert!(
             !Isolation::of_steps(["a Kafka broker with offsets retention of 1 minute"]).own_broker
         );

@@ -1,7 +1,7 @@
 //! Setting a scenario up: broker, topics, functions, mappings, and the mappings' lifecycle.
 
 use super::*;
-use crate::history::LifecycleAction;
+use crate::history::{FaultKind, FaultTarget, LifecycleAction};
 
 impl Scenario {
     /// "a Kafka broker", "… with offsets retention of N minutes", "a Kafka cluster of N brokers".
@@ -24,7 +24,13 @@ impl Scenario {
         } else {
             self.ctx.shared_broker().await?
         };
-        self.admin = Some(Arc::new(Admin::new(&broker.bootstrap_servers())?));
+        let call_timeout_ms = if self.owns_broker {
+            OWN_BROKER_CALL_TIMEOUT_MS
+        } else {
+            crate::admin::DEFAULT_TIMEOUT_MS
+        };
+        let admin = Admin::with_timeout_ms(&broker.bootstrap_servers(), call_timeout_ms)?;
+        self.admin = Some(Arc::new(admin));
         self.broker = Some(broker);
         Ok(())
     }
@@ -342,9 +348,11 @@ impl Scenario {
     /// "killed": SIGKILL of every poller.
     pub async fn kill_mapping(&mut self, name: &str) -> Result<()> {
         let mapping = self.running(name)?;
-        let id = self.nemesis.begin(&format!("kill {name}"));
+        let window = self
+            .nemesis
+            .open(FaultKind::MappingKill, FaultTarget::Mapping(name.into()));
         mapping.kill_all().await;
-        self.nemesis.end(id, &format!("kill {name}"));
+        window.close();
         Ok(())
     }
 
@@ -362,9 +370,11 @@ impl Scenario {
     /// "a poller of M is killed".
     pub async fn kill_poller(&mut self, name: &str) -> Result<()> {
         let mapping = self.running(name)?;
-        let id = self.nemesis.begin(&format!("kill a poller of {name}"));
+        let window = self
+            .nemesis
+            .open(FaultKind::PollerKill, FaultTarget::Mapping(name.into()));
         let killed = mapping.kill_one().await;
-        self.nemesis.end(id, &format!("kill a poller of {name}"));
+        window.close();
         killed
             .map(|_| ())
             .ok_or_else(|| failed(format!("the mapping {name:?} has no live poller to kill")))
@@ -388,6 +398,7 @@ impl Scenario {
     async fn await_invocation_in_flight(&mut self, name: &str) -> Result<()> {
         let function = self.mapping_def(name)?.function.clone();
         let lambda = self.lambda().await.clone();
+        let this = &*self;
         wait::until(
             &format!("an invocation of {function:?} in flight"),
             Duration::from_secs(30),
@@ -395,7 +406,7 @@ impl Scenario {
                 match lambda.in_flight(&function) {
                     0 => Err(format!(
                         "{} invocations so far, none in flight",
-                        lambda.invocations(&function).len()
+                        this.invocation_count(&function)
                     )),
                     _ => Ok(()),
                 }
@@ -408,12 +419,13 @@ impl Scenario {
     /// "frozen for N seconds": SIGSTOP, the time, SIGCONT.
     pub async fn freeze_mapping(&mut self, name: &str, seconds: u64) -> Result<()> {
         let mapping = self.running(name)?;
-        let fault = format!("freeze {name}");
-        let id = self.nemesis.begin(&fault);
+        let window = self
+            .nemesis
+            .open(FaultKind::Freeze, FaultTarget::Mapping(name.into()));
         mapping.freeze(true);
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         mapping.freeze(false);
-        self.nemesis.end(id, &fault);
+        window.close();
         Ok(())
     }
 
@@ -425,68 +437,6 @@ impl Scenario {
             t.partitions = partitions;
         }
         Ok(())
-    }
-
-    /// "random faults hit the mapping M for N seconds": a seeded schedule of process faults
-    /// (poller kills, freezes, whole-mapping kills, scaling, disable/enable). The same run seed
-    /// and scenario title give the same schedule; the pollers end as they began.
-    pub async fn chaos(&mut self, name: &str, seconds: u64) -> Result<()> {
-        use rand::{Rng, SeedableRng};
-        let seconds = seconds.min(crate::nemesis::FAULT_DURATION_MAX_MS / 1_000);
-        let seed = self.chaos_seed();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let wanted = self.mapping_def(name)?.pollers_wanted;
-        let partitions = self
-            .topics
-            .get(&self.mapping_def(name)?.topic)
-            .map(|t| t.partitions)
-            .unwrap_or(1);
-        let max_pollers = u32::try_from(partitions).unwrap_or(1).max(1);
-        println!(
-            "esm-chaos: fault schedule of {name:?} from seed {seed} (run seed {})",
-            self.ctx.seed
-        );
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        while tokio::time::Instant::now() < deadline {
-            let pause_ms = rng.random_range(500..2_000);
-            let fault = rng.random_range(0..5u32);
-            let arg = rng.random_range(1..=4u32);
-            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-            match fault {
-                0 => {
-                    self.kill_poller(name).await?;
-                    let count = self.mapping_def(name)?.pollers_wanted;
-                    self.running(name)?
-                        .scale_to(count, LifecycleAction::RestartedAfterPollerKill)
-                        .await?;
-                }
-                1 => self.freeze_mapping(name, u64::from(arg)).await?,
-                2 => {
-                    self.kill_mapping(name).await?;
-                    self.restart_mapping(name).await?;
-                }
-                3 => self.scale_mapping(name, arg.min(max_pollers)).await?,
-                _ => {
-                    let fault = format!("disable {name}");
-                    let id = self.nemesis.begin(&fault);
-                    self.disable_mapping(name).await?;
-                    tokio::time::sleep(Duration::from_millis(u64::from(arg) * 250)).await;
-                    self.enable_mapping(name).await?;
-                    self.nemesis.end(id, &fault);
-                }
-            }
-        }
-        self.scale_mapping(name, wanted).await
-    }
-
-    /// The seed of this scenario's random choices: the run seed mixed with the title, so each
-    /// scenario has its own schedule and `--seed` replays all of them.
-    pub(super) fn chaos_seed(&self) -> u64 {
-        // FNV-1a: stable across Rust releases, unlike the standard hasher.
-        let title_hash = self.title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        self.ctx.seed ^ title_hash
     }
 }
 
