@@ -5,8 +5,11 @@
 //! (`--partition 1/2`, then `--partition 2/2`; `ESM_BENCH_SHARDS` changes the count), ordered
 //! by the first run's durations. Prints the wall time, the sum of scenario times, the longest
 //! scenario, wall / longest (target <= 1.2) and the shards' wall. `ESM_BENCH_FEATURES=PATH` narrows the run to a file or folder;
-//! `ESM_BENCH_TAGS="not @slow"` to a tag expression. A failed scenario is reported with the
-//! figures, not hidden; the process fails only when a run cannot start at all.
+//! `ESM_BENCH_TAGS="not @slow"` to a tag expression. `ESM_BENCH_RUNS=N` runs the whole suite N
+//! times in a row in one report folder (each run after the first ordered by the previous run's
+//! durations, as in CI with a kept durations file) and prints every run's wall / longest.
+//! A failed scenario is reported with the figures, not hidden; the process fails only when a
+//! run cannot start at all.
 
 use anyhow::{Context, Result, bail};
 use harness::procs;
@@ -28,6 +31,8 @@ const EXIT_SCENARIO_FAILED: i32 = esm_chaos::runner::exit::SCENARIO_FAILED as i3
 /// A shard may hold no scenario when there are fewer scenarios than shards.
 const EXIT_NOTHING_MATCHED: i32 = esm_chaos::runner::exit::NOTHING_MATCHED as i32;
 const SHARDS_DEFAULT: u64 = 2;
+const RUNS_DEFAULT: u64 = 1;
+const RUNS_MAX: u64 = 20;
 const SHARDS_MAX: u64 = 16;
 const LOG_TAIL_LINES: usize = 30;
 
@@ -56,22 +61,32 @@ async fn run() -> Result<()> {
         .prefix("esm-bench-suite-")
         .tempdir()
         .context("cannot create a report folder")?;
-    let full = run_suite(
-        &workspace,
-        &features,
-        tags.as_deref(),
-        None,
-        full_dir.path(),
-    )
-    .await?;
-    if full.durations_ms.is_empty() {
-        bail!("the full run wrote no scenario durations to its {DURATIONS_FILE}");
+    let runs_wanted = common::number_from_env("ESM_BENCH_RUNS", RUNS_DEFAULT, RUNS_MAX)?;
+    let mut runs = Vec::new();
+    for index in 1..=runs_wanted {
+        let run = run_suite(
+            &workspace,
+            &features,
+            tags.as_deref(),
+            None,
+            full_dir.path(),
+        )
+        .await?;
+        if run.durations_ms.is_empty() {
+            bail!("the full run wrote no scenario durations to its {DURATIONS_FILE}");
+        }
+        println!(
+            "full run {index}/{runs_wanted}: {} scenarios in {} ms, wall / longest {:.2}, {} failed",
+            run.selected,
+            run.wall.as_millis(),
+            run.wall_over_longest(),
+            run.failures.len()
+        );
+        runs.push(run);
     }
-    println!(
-        "full run: {} scenarios in {} ms",
-        full.selected,
-        full.wall.as_millis()
-    );
+    if runs.is_empty() {
+        bail!("ESM_BENCH_RUNS must be at least 1");
+    }
     // The shards share one report folder (their durations are not read back) seeded with the full run's durations, so each shard
     // starts its longest scenarios first, as a CI job with a kept durations file would.
     let shard_dir = tempfile::Builder::new()
@@ -101,7 +116,7 @@ async fn run() -> Result<()> {
         );
         shards.push(shard);
     }
-    print_summary(&features, tags.as_deref(), &full, &shards);
+    print_summary(&features, tags.as_deref(), &runs, &shards);
     if procs::live_count() != 0 {
         bail!(
             "{} child process group(s) still alive after the benchmark",
@@ -161,6 +176,20 @@ async fn run_suite(
     })
 }
 
+impl SuiteRun {
+    /// The longest scenario of this run: (title, ms).
+    fn longest(&self) -> (&str, u64) {
+        self.durations_ms
+            .iter()
+            .max_by_key(|(_, ms)| **ms)
+            .map_or(("none", 0), |(k, v)| (k.as_str(), *v))
+    }
+
+    fn wall_over_longest(&self) -> f64 {
+        self.wall.as_millis() as f64 / (self.longest().1.max(1) as f64)
+    }
+}
+
 enum Outcome {
     /// Every scenario passed, or some failed (the failures are in the log).
     Ran,
@@ -217,15 +246,17 @@ fn log_tail(path: &Path) -> String {
     all[all.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
 }
 
-fn print_summary(features: &str, tags: Option<&str>, full: &SuiteRun, shards: &[SuiteRun]) {
+fn print_summary(features: &str, tags: Option<&str>, runs: &[SuiteRun], shards: &[SuiteRun]) {
+    let Some(full) = runs.last() else {
+        return;
+    };
     let wall_ms = full.wall.as_millis() as f64;
     let sum_ms: u64 = full.durations_ms.values().sum();
-    let (longest_name, longest_ms) = full
-        .durations_ms
+    let (longest_name, longest_ms) = full.longest();
+    let ratio = runs
         .iter()
-        .max_by_key(|(_, ms)| **ms)
-        .map_or(("none", 0), |(k, v)| (k.as_str(), *v));
-    let ratio = wall_ms / (longest_ms.max(1) as f64);
+        .map(SuiteRun::wall_over_longest)
+        .fold(0.0, f64::max);
     let shards_ms: u128 = shards.iter().map(|s| s.wall.as_millis()).sum();
     println!();
     println!(
@@ -248,10 +279,15 @@ fn print_summary(features: &str, tags: Option<&str>, full: &SuiteRun, shards: &[
     };
     println!(
         "  {:<46} {:>12.2} {:>10} {verdict:>6}",
-        "wall / longest",
+        format!("wall / longest, worst of {} run(s)", runs.len()),
         ratio,
         format!("<= {TARGET_WALL_OVER_LONGEST}")
     );
+    let each: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{:.2}", r.wall_over_longest()))
+        .collect();
+    println!("  {:<46} {}", "  each run", each.join(" "));
     println!(
         "  {:<46} {:>12.2}",
         "sum / wall (scenarios running at once)",
@@ -270,10 +306,7 @@ fn print_summary(features: &str, tags: Option<&str>, full: &SuiteRun, shards: &[
             shard.selected
         );
     }
-    for failure in std::iter::once(full)
-        .chain(shards)
-        .flat_map(|r| &r.failures)
-    {
+    for failure in runs.iter().chain(shards).flat_map(|r| &r.failures) {
         println!("  failed: {failure}");
     }
 }
