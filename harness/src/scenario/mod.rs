@@ -94,13 +94,18 @@ pub struct RunContext {
     run_id: String,
 }
 
-/// Brokers of their own at once: one per core, so the JVMs' start-up does not starve the
-/// scenarios already running.
+/// Broker JVMs of their own at once: two per core. A running broker idles between requests;
+/// its start-up (a few CPU seconds) is what competes with the scenarios already running, and
+/// the starts spread out as scenarios end at different times. A 3-node cluster takes three.
 pub fn own_brokers_max() -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_mul(OWN_BROKERS_PER_CORE)
         .clamp(1, OWN_BROKERS_MAX)
 }
+
+/// See [`own_brokers_max`].
+const OWN_BROKERS_PER_CORE: usize = 2;
 
 /// The most scenarios with a broker of their own that run at once, however many cores.
 pub const OWN_BROKERS_MAX: usize = 8;
