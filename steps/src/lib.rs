@@ -17,6 +17,7 @@ pub mod progress;
 pub mod runner;
 pub mod select;
 pub mod steps;
+pub mod vocabulary;
 pub mod world;
 
 pub use cli::run_main;

@@ -7,7 +7,7 @@ use cucumber::step::{Collection, Context};
 use futures::future::LocalBoxFuture;
 use harness::check;
 use harness::lambda::Mode;
-use regex::Regex;
+use harness::scenario::{Needs, StartRole};
 use std::time::Duration;
 
 /// `{string}`: "double" or 'single' quotes, so a JSON value can be written as '{"k": 1}'.
@@ -17,11 +17,15 @@ macro_rules! q {
     };
 }
 
-/// One phrase of the vocabulary: its regex, an example exactly as STEPS.md writes it, the
-/// function behind it.
+/// One phrase of the vocabulary: its regex, an example exactly as STEPS.md writes it, what it
+/// needs of the broker, its part in the start look-ahead, the function behind it.
+#[derive(Clone, Copy)]
 pub struct StepDef {
     pub regex: &'static str,
     pub example: &'static str,
+    pub needs: Needs,
+    /// A start role names the mapping in the first capture.
+    pub start: StartRole,
     pub run: cucumber::step::Step<EsmWorld>,
 }
 
@@ -39,14 +43,7 @@ impl<'a> Args<'a> {
             .get(i)
             .map(|(_, s)| s.as_str())
             .unwrap_or("");
-        let quoted = raw.len() >= 2
-            && ((raw.starts_with('"') && raw.ends_with('"'))
-                || (raw.starts_with('\'') && raw.ends_with('\'')));
-        if quoted {
-            raw[1..raw.len() - 1].to_string()
-        } else {
-            raw.to_string()
-        }
+        unquote(raw).to_string()
     }
 
     fn num<T: std::str::FromStr>(&self, i: usize) -> anyhow::Result<T> {
@@ -90,10 +87,30 @@ impl<'a> Args<'a> {
     }
 }
 
+/// A `{string}` capture without its quotes.
+pub fn unquote(raw: &str) -> &str {
+    let quoted = raw.len() >= 2
+        && ((raw.starts_with('"') && raw.ends_with('"'))
+            || (raw.starts_with('\'') && raw.ends_with('\'')));
+    if quoted { &raw[1..raw.len() - 1] } else { raw }
+}
+
 /// A [`StepDef`] from its function, its example and the pieces of its regex.
 macro_rules! def {
     ($run:ident, $example:expr, $($re:expr),+) => {
-        StepDef { regex: concat!("^", $($re),+, "$"), example: $example, run: $run }
+        StepDef {
+            regex: concat!("^", $($re),+, "$"),
+            example: $example,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
+            run: $run,
+        }
+    };
+    (needs $needs:ident, $run:ident, $example:expr, $($re:expr),+) => {
+        StepDef { needs: Needs::$needs, ..def!($run, $example, $($re),+) }
+    };
+    (start $role:ident, $run:ident, $example:expr, $($re:expr),+) => {
+        StepDef { start: StartRole::$role, ..def!($run, $example, $($re),+) }
     };
 }
 
@@ -427,9 +444,16 @@ fn first_round_definitions() -> Vec<StepDef> {
         def!(
             broker_with_retention,
             "a Kafka broker with offsets retention of 1 minute",
-            r"a Kafka broker with offsets retention of (\d+) minutes?"
+            r"a Kafka broker with offsets retention of (1) minutes?"
         ),
         def!(
+            needs OwnBroker,
+            broker_with_retention,
+            "a Kafka broker with offsets retention of 5 minutes",
+            r"a Kafka broker with offsets retention of ([02-9]|\d{2,}) minutes?"
+        ),
+        def!(
+            needs OwnCluster,
             cluster,
             "a Kafka cluster of 3 brokers",
             r"a Kafka cluster of (\d+) brokers?"
@@ -587,6 +611,7 @@ fn first_round_definitions() -> Vec<StepDef> {
             r" at (\d+) per second for (\d+) seconds?"
         ),
         def!(
+            start Starts,
             start,
             r#"the mapping "esm" is started"#,
             "the mapping ",
@@ -594,6 +619,7 @@ fn first_round_definitions() -> Vec<StepDef> {
             " is started"
         ),
         def!(
+            start Starts,
             start_with_pollers,
             r#"the mapping "esm" is started with 2 pollers"#,
             "the mapping ",
@@ -664,17 +690,25 @@ fn first_round_definitions() -> Vec<StepDef> {
             r" grows to (\d+) partitions?"
         ),
         def!(
+            needs OwnBroker,
             broker_restart,
             "the broker is restarted",
             "the broker is restarted"
         ),
-        def!(broker_kill, "broker 2 is killed", r"broker (\d+) is killed"),
         def!(
+            needs OwnBroker,
+            broker_kill,
+            "broker 2 is killed",
+            r"broker (\d+) is killed"
+        ),
+        def!(
+            needs OwnBroker,
             broker_start,
             "broker 2 is started",
             r"broker (\d+) is started"
         ),
         def!(
+            needs ProxiedNetwork,
             network_cut,
             r#"the network between "esm" and the broker is cut for 10 seconds"#,
             "the network between ",
@@ -682,6 +716,7 @@ fn first_round_definitions() -> Vec<StepDef> {
             r" and the broker is cut for (\d+) seconds?"
         ),
         def!(
+            needs ProxiedNetwork,
             network_slow,
             r#"the network between "esm" and the broker is slowed by 300 ms"#,
             "the network between ",
@@ -703,6 +738,7 @@ fn first_round_definitions() -> Vec<StepDef> {
             " are deleted"
         ),
         def!(
+            needs ProxiedNetwork,
             chaos,
             r#"random faults hit the mapping "esm" for 30 seconds"#,
             "random faults hit the mapping ",
@@ -878,6 +914,7 @@ fn first_round_definitions() -> Vec<StepDef> {
             q!()
         ),
         def!(
+            start RefusesStart,
             fails_to_start,
             r#"the mapping "esm" fails to start with an error mentioning "BatchSize""#,
             "the mapping ",
@@ -905,17 +942,19 @@ fn first_round_definitions() -> Vec<StepDef> {
 
 /// The step collection for Cucumber: every phrase under Given, When and Then.
 pub fn collection() -> Collection<EsmWorld> {
-    definitions().into_iter().fold(Collection::new(), |c, def| {
-        let re = Regex::new(def.regex).expect("step regexes compile");
-        c.given(None, re.clone(), def.run)
-            .when(None, re.clone(), def.run)
-            .then(None, re, def.run)
-    })
+    crate::vocabulary::vocabulary()
+        .definitions()
+        .fold(Collection::new(), |c, (re, def)| {
+            c.given(None, re.clone(), def.run)
+                .when(None, re.clone(), def.run)
+                .then(None, re.clone(), def.run)
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex::Regex;
 
     fn matching(text: &str) -> Vec<&'static str> {
         definitions()

@@ -7,6 +7,7 @@ use crate::world::EsmWorld;
 use cucumber::step::Context;
 use futures::future::LocalBoxFuture;
 use harness::lambda::Mode;
+use harness::scenario::{Needs, StartRole};
 use regex::Regex;
 
 // ----- lifecycle -----------------------------------------------------------------------------
@@ -168,6 +169,7 @@ pub(super) fn definitions() -> Vec<StepDef> {
             q!()
         ),
         def!(
+            start RefusesStart,
             fails_to_start_naming_both,
             r#"the mapping "esm" fails to start with errors mentioning "BatchSize" and "MaximumRetryAttempts""#,
             "the mapping ",

@@ -54,6 +54,8 @@ pub fn definitions() -> Vec<StepDef> {
         StepDef {
             regex: concat!("^a Lambda function ", q!(), " running ", q!(), "$"),
             example: r#"a Lambda function "process" running "python3 handler.py""#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_running,
         },
         StepDef {
@@ -65,6 +67,8 @@ pub fn definitions() -> Vec<StepDef> {
                 r" with reserved concurrency (\d+)(?: and a timeout of (\d+) seconds?)?$"
             ),
             example: r#"a Lambda function "process" running "python3 handler.py" with reserved concurrency 2"#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_running_reserved,
         },
         StepDef {
@@ -76,16 +80,22 @@ pub fn definitions() -> Vec<StepDef> {
                 r" with a timeout of (\d+) seconds?(?: and reserved concurrency (\d+))?$"
             ),
             example: r#"a Lambda function "process" running "./bootstrap" with a timeout of 3 seconds"#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_running_timeout,
         },
         StepDef {
             regex: concat!("^a Lambda function ", q!(), " served at ", q!(), "$"),
             example: r#"a Lambda function "process" served at "http://127.0.0.1:3001""#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_served_at,
         },
         StepDef {
             regex: concat!("^the function ", q!(), " crashes$"),
             example: r#"the function "process" crashes"#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_crashes,
         },
         StepDef {
@@ -95,6 +105,8 @@ pub fn definitions() -> Vec<StepDef> {
                 r" had (at least )?(\d+) (cold starts?|timeouts?|crash(?:es)?|throttles?)$"
             ),
             example: r#"the function "process" had at least 1 throttle"#,
+            needs: Needs::SharedBroker,
+            start: StartRole::None,
             run: function_had,
         },
     ]
@@ -102,7 +114,7 @@ pub fn definitions() -> Vec<StepDef> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use regex::Regex;
 
     fn matching(text: &str) -> Vec<&'static str> {
         super::definitions()
