@@ -1,7 +1,8 @@
-//! The vocabulary as a whole: every step definition compiled once, and the one matcher that both
-//! refuses unknown steps before a run and reads a scenario's isolation from its steps.
+//! The vocabulary as a whole: every step definition compiled once, the one matcher that both
+//! refuses unknown steps before a run and reads a scenario's isolation from its steps, and the
+//! Markdown reference generated from the definitions (docs/STEPS.md).
 
-use crate::steps::{StepDef, definitions, unquote};
+use crate::steps::{CONCEPTS, StepDef, definitions, unquote};
 use harness::scenario::{DeclaredStep, Isolation, StartRole};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -58,6 +59,36 @@ impl Vocabulary {
     }
 }
 
+/// The first and last lines of docs/STEPS.md's generated section.
+pub const MARKDOWN_BEGIN: &str = "<!-- BEGIN GENERATED: esm-chaos steps --markdown -->";
+pub const MARKDOWN_END: &str = "<!-- END GENERATED -->";
+
+/// The reference of every phrase as Markdown, one table per concept, in the order of
+/// [`CONCEPTS`]: what `esm-chaos steps --markdown` prints between the markers of docs/STEPS.md.
+pub fn markdown() -> String {
+    let mut out = String::new();
+    for concept in CONCEPTS {
+        out.push_str(&format!("\n### {}\n\n", concept.title));
+        out.push_str("| Phrase | Needs | What it does |\n|---|---|---|\n");
+        for def in concept.steps {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                cell(def.example),
+                def.needs.describe(),
+                cell(def.doc.trim())
+            ));
+        }
+    }
+    // A blank line ends the last table before the end marker.
+    out.push('\n');
+    out
+}
+
+/// A table cell's text: a `|` would end the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', r"\|")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +142,14 @@ mod tests {
         assert!(refused(&[started, "5 seconds pass", refusal]).is_empty());
         assert!(refused(&[r#"the mapping "other" is started"#, refusal]).is_empty());
         assert!(refused(&[refusal]).is_empty());
+    }
+
+    #[test]
+    fn the_markdown_lists_every_phrase_once() {
+        let markdown = markdown();
+        for def in definitions() {
+            let row = format!("| `{}` |", cell(def.example));
+            assert_eq!(markdown.matches(&row).count(), 1, "{}", def.example);
+        }
     }
 }

@@ -4,14 +4,14 @@
 use super::Concept;
 
 step! {
-    /// The run's shared broker (its own when the run's retention differs).
+    /// The run's shared broker, or one of the scenario's own when another step needs it.
     BROKER: "a Kafka broker",
     ["a Kafka broker"],
     |s, a| Ok(s.use_broker(1, None).await?)
 }
 
 step! {
-    /// The shared broker's retention: the run's shared broker.
+    /// Kafka's floor, as the shared broker has it: the run's shared broker.
     BROKER_WITH_SHARED_RETENTION: "a Kafka broker with offsets retention of 1 minute",
     [r"a Kafka broker with offsets retention of (1) minutes?"],
     |s, a| Ok(s.use_broker(1, Some(a.num(1)?)).await?)

@@ -33,7 +33,7 @@ step! {
 
 step! {
     /// Every checker: nothing lost, order, no commit ahead of success, one in flight per
-    /// partition, well-formed destination records.
+    /// partition, the start position, well-formed events and destination records.
     EVERY_GUARANTEE: "every guarantee holds",
     ["every guarantee holds"],
     |s, a| Ok(s.run_checks(None, check::all).await?)
