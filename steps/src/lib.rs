@@ -1,4 +1,4 @@
-//! esm-chaos's Cucumber layer: the World, the step vocabulary of STEPS.md, the runner that the
+//! esm-chaos's Cucumber layer: the World, the step vocabulary of docs/STEPS.md, the runner that the
 //! CLI and `cargo test` share, and the check that every step of a feature is known before
 //! anything starts.
 //!
@@ -17,6 +17,7 @@ pub mod progress;
 pub mod runner;
 pub mod select;
 pub mod steps;
+pub mod vocabulary;
 pub mod world;
 
 pub use cli::run_main;

@@ -25,7 +25,12 @@ enum Command {
     /// Run feature files (default: features/).
     Run(RunArgs),
     /// Print every step phrase of the vocabulary.
-    Steps,
+    Steps {
+        /// The reference as Markdown: phrase, what it needs, what it does (docs/STEPS.md's
+        /// generated section).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Download Apache Kafka into the cache (what the first run would do).
     Provision {
         #[arg(long, env = "ESM_CHAOS_CACHE")]
@@ -49,7 +54,11 @@ fn main() -> ExitCode {
         Command::Poller { args } => {
             esm::cli::main_with_args(std::iter::once("esm-poller".to_string()).chain(args))
         }
-        Command::Steps => {
+        Command::Steps { markdown: true } => {
+            print!("{}", esm_chaos::vocabulary::markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Steps { markdown: false } => {
             for def in esm_chaos::steps::definitions() {
                 println!("{}", def.example);
             }

@@ -1,9 +1,8 @@
 //! Before anything starts: every feature parses and every step is a known phrase. An unknown
 //! step is reported with the nearest known phrase, so a typo costs seconds, not a broker start.
 
-use crate::steps::definitions;
+use crate::vocabulary::vocabulary;
 use cucumber::gherkin::{self, GherkinEnv};
-use regex::Regex;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,21 +64,12 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Parses every file and checks every step; returns the problems (empty when all is known).
 pub fn check_files(files: &[PathBuf]) -> Result<Vec<StepProblem>, String> {
-    let regexes: Vec<(Regex, &str)> = definitions()
-        .into_iter()
-        .map(|d| {
-            (
-                Regex::new(d.regex).expect("step regexes compile"),
-                d.example,
-            )
-        })
-        .collect();
     let mut problems = Vec::new();
     for file in files {
         let feature = gherkin::Feature::parse_path(file, GherkinEnv::default())
             .map_err(|e| format!("{}: {e}", file.display()))?;
         for (line, text) in step_texts(&feature) {
-            if let Some(hint) = problem(&regexes, &text) {
+            if let Some(hint) = problem(&text) {
                 problems.push(StepProblem {
                     file: file.clone(),
                     line,
@@ -92,11 +82,11 @@ pub fn check_files(files: &[PathBuf]) -> Result<Vec<StepProblem>, String> {
     Ok(problems)
 }
 
-fn problem(regexes: &[(Regex, &str)], text: &str) -> Option<String> {
-    let matches: Vec<&str> = regexes
-        .iter()
-        .filter(|(re, _)| re.is_match(text))
-        .map(|(_, example)| *example)
+fn problem(text: &str) -> Option<String> {
+    let matches: Vec<&str> = vocabulary()
+        .matching(text)
+        .into_iter()
+        .map(|def| def.example)
         .collect();
     match matches.len() {
         1 => None,
@@ -110,9 +100,9 @@ fn problem(regexes: &[(Regex, &str)], text: &str) -> Option<String> {
 
 /// The known phrase closest to `text`.
 pub fn nearest(text: &str) -> &'static str {
-    definitions()
-        .into_iter()
-        .map(|d| (strsim::normalized_levenshtein(text, d.example), d.example))
+    vocabulary()
+        .definitions()
+        .map(|(_, d)| (strsim::normalized_levenshtein(text, d.example), d.example))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, example)| example)
         .unwrap_or("")

@@ -8,6 +8,7 @@
 use crate::preflight;
 use crate::progress::{Progress, Tally};
 use crate::select::{self, Filter, Planned, SKIPPED_TAG};
+use crate::vocabulary::vocabulary;
 use crate::world::{self, EsmWorld};
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin;
@@ -321,15 +322,13 @@ async fn run_cucumber(
         })
         .before(|feature, rule, scenario, world| {
             let steps = preflight::scenario_steps(feature, rule, scenario);
-            let isolation = Isolation::of_steps(steps.iter().copied());
-            let weight = own_broker_weight(&steps);
+            let isolation = vocabulary().isolation(&steps);
             let skipped = scenario.tags.iter().any(|t| t == SKIPPED_TAG);
             let title = format!("{}: {}", feature.name, scenario.name);
             let feature_path = feature.path.clone();
             async move {
                 if !skipped {
-                    world.scenario =
-                        Some(start_scenario(&title, isolation, weight, feature_path).await);
+                    world.scenario = Some(start_scenario(&title, isolation, feature_path).await);
                 }
             }
             .boxed_local()
@@ -364,29 +363,15 @@ async fn run_cucumber(
     Ok(())
 }
 
-/// Slots a scenario's own broker takes: a cluster's several JVMs take them all, so it starts
-/// beside the shared pool but beside no other broker of its own.
-fn own_broker_weight(steps: &[&str]) -> u32 {
-    if steps
-        .iter()
-        .any(|s| s.to_ascii_lowercase().contains("kafka cluster of"))
-    {
-        u32::MAX
-    } else {
-        1
-    }
-}
-
 /// A harness scenario; one with a broker of its own first waits for a free slot.
 async fn start_scenario(
     title: &str,
     isolation: Isolation,
-    weight: u32,
     feature_path: Option<PathBuf>,
 ) -> Scenario {
     let ctx = world::context();
     let slot = if isolation.own_broker {
-        Some(ctx.own_broker_slot(weight).await)
+        Some(ctx.own_broker_slot(isolation.slot_weight()).await)
     } else {
         None
     };
@@ -477,15 +462,6 @@ mod tests {
         let back = load_durations(dir.path());
         assert_eq!(back.get("a: x"), Some(&10));
         assert_eq!(back.get("b: y"), Some(&20));
-    }
-
-    #[test]
-    fn a_cluster_takes_every_own_broker_slot() {
-        assert_eq!(own_broker_weight(&["the broker is restarted"]), 1);
-        assert_eq!(
-            own_broker_weight(&["a Kafka cluster of 3 brokers"]),
-            u32::MAX
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! features and the command line. Every scenario becomes a feature of its own, so the runner
 //! can start the longest first and a shard can hold any subset.
 
+use crate::vocabulary::vocabulary;
 use cucumber::feature::Ext as _;
 use cucumber::gherkin;
 use cucumber::gherkin::tagexpr::TagOperation;
@@ -190,7 +191,7 @@ fn split(feature: gherkin::Feature) -> Vec<gherkin::Feature> {
 fn plan(feature: gherkin::Feature, file: &Path, block_line: usize) -> Planned {
     let (rule, scenario) = only_scenario(&feature);
     let steps = crate::preflight::scenario_steps(&feature, rule, scenario);
-    let isolation = Isolation::of_steps(steps.iter().copied());
+    let isolation = vocabulary().isolation(&steps);
     Planned {
         file: file.to_path_buf(),
         line: scenario.position.line,
@@ -340,14 +341,14 @@ pub fn shard(chosen: Vec<Planned>, partition: Partition) -> Vec<Planned> {
 fn static_estimate_ms(p: &Planned) -> u64 {
     let (rule, scenario) = only_scenario(&p.feature);
     let steps = crate::preflight::scenario_steps(&p.feature, rule, scenario);
-    estimate_ms(&steps, Isolation::of_steps(steps.iter().copied()))
+    estimate_ms(&steps, vocabulary().isolation(&steps))
 }
 
 /// Why a scenario cannot run on a cluster the harness does not own, decided from its steps.
 pub fn broker_control_reason(p: &Planned) -> Option<&'static str> {
     let (rule, scenario) = only_scenario(&p.feature);
     let steps = crate::preflight::scenario_steps(&p.feature, rule, scenario);
-    let isolation = Isolation::of_steps(steps.iter().copied());
+    let isolation = vocabulary().isolation(&steps);
     if isolation.proxied {
         Some("it cuts or slows the network, which needs a broker of its own (--broker local)")
     } else if isolation.own_broker {

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Lambda's default reserved concurrency here (STEPS.md: "default 10").
+/// Lambda's default reserved concurrency here (docs/STEPS.md: "default 10").
 pub const RESERVED_CONCURRENCY_DEFAULT: u32 = 10;
 /// Environments one function may run at once on this machine.
 pub const RESERVED_CONCURRENCY_MAX: u32 = 100;

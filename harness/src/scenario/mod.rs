@@ -1,16 +1,19 @@
 //! One scenario's world: its broker, topics, functions, mappings, workload and history, behind
 //! methods the Cucumber steps call one to one. Steps stay thin; everything here is reachable
 //! from unit and integration tests. The methods are split by concern: `setup` (broker, topics,
-//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`.
+//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`;
+//! `isolation` decides from the steps' declarations whether the scenario needs its own broker.
 
 mod assertions;
 mod faults;
 mod functions;
+mod isolation;
 mod observe;
 mod setup;
 mod workload;
 
 pub use functions::FunctionEvent;
+pub use isolation::{CLUSTER_SLOTS, DeclaredStep, Isolation, Needs, StartRole};
 pub use setup::set_table_field;
 
 use crate::admin::Admin;
@@ -172,64 +175,6 @@ impl RunContext {
             broker.stop().await;
         }
     }
-}
-
-/// What a scenario's steps ask of the broker, read from the steps before it starts, and the
-/// look-ahead its start steps need.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Isolation {
-    /// It restarts or kills brokers, or asks for a cluster or another retention.
-    pub own_broker: bool,
-    /// It cuts or slows the network (also by random faults): the broker advertises proxies.
-    pub proxied: bool,
-    /// Mappings whose "is started" step is followed at once by a "fails to start" step: that
-    /// start must not fail the scenario itself.
-    pub refused_starts: BTreeSet<String>,
-}
-
-impl Isolation {
-    /// Decides from the step texts alone, so no tag is needed.
-    pub fn of_steps<'a>(steps: impl IntoIterator<Item = &'a str>) -> Isolation {
-        let mut isolation = Isolation::default();
-        let mut just_started: Option<&str> = None;
-        for step in steps {
-            let named = mapping_step(step);
-            if let (Some((name, rest)), Some(started)) = (named, just_started)
-                && name == started
-                && rest.starts_with(" fails to start with")
-            {
-                isolation.refused_starts.insert(name.to_string());
-            }
-            just_started = named
-                .filter(|(_, rest)| rest.starts_with(" is started"))
-                .map(|(name, _)| name);
-            let s = step.to_ascii_lowercase();
-            // Random faults draw broker and network faults too.
-            if s.contains("the network between") || s.starts_with("random faults hit") {
-                isolation.own_broker = true;
-                isolation.proxied = true;
-            }
-            let touches_broker = s.contains("the broker is restarted")
-                || (s.starts_with("broker ")
-                    && (s.ends_with(" is killed") || s.ends_with(" is started")))
-                || s.contains("kafka cluster of");
-            let other_retention =
-                s.contains("offsets retention of") && !s.contains("retention of 1 minute");
-            if touches_broker || other_retention {
-                isolation.own_broker = true;
-            }
-        }
-        isolation
-    }
-}
-
-/// The mapping a step names as `the mapping "M" …` (either quote style), and the text after it.
-fn mapping_step(step: &str) -> Option<(&str, &str)> {
-    let rest = step.strip_prefix("the mapping ")?;
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let quoted = &rest[1..];
-    let end = quoted.find(quote)?;
-    Some((&quoted[..end], &quoted[end + 1..]))
 }
 
 /// A start expected to fail: the poller's exit status and log, or why it was not refused.
@@ -451,53 +396,6 @@ mod tests {
             r#"{"value": {"type": ["order"]}}"#
         );
         assert_eq!(config["MaximumBatchingWindowInSeconds"], 0.5);
-    }
-
-    #[test]
-    fn isolation_is_read_from_the_steps() {
-        assert_eq!(
-            Isolation::of_steps(["a Kafka broker", "the mapping \"esm\" is killed"]),
-            Isolation::default()
-        );
-        assert!(Isolation::of_steps(["the broker is restarted"]).own_broker);
-        assert!(Isolation::of_steps(["broker 2 is killed"]).own_broker);
-        assert!(Isolation::of_steps(["a Kafka cluster of 3 brokers"]).own_broker);
-        let network = Isolation::of_steps([
-            "the network between \"esm\" and the broker is cut for 10 seconds",
-        ]);
-        assert!(network.own_broker && network.proxied);
-        let random = Isolation::of_steps([r#"random faults hit the mapping "esm" for 30 seconds"#]);
-        assert!(random.own_broker && random.proxied);
-        assert!(
-            !Isolation::of_steps(["a Kafka broker with offsets retention of 1 minute"]).own_broker
-        );
-        assert!(
-            Isolation::of_steps(["a Kafka broker with offsets retention of 2 minutes"]).own_broker
-        );
-    }
-
-    #[test]
-    fn a_start_followed_by_a_refusal_is_looked_ahead() {
-        let refused = |steps: &[&str]| Isolation::of_steps(steps.iter().copied()).refused_starts;
-        let started = r#"the mapping "esm" is started"#;
-        assert!(
-            refused(&[
-                started,
-                r#"the mapping 'esm' fails to start with an error mentioning "BatchSize""#
-            ])
-            .contains("esm")
-        );
-        assert!(
-            refused(&[
-                r#"the mapping "esm" is started with 2 pollers"#,
-                r#"the mapping "esm" fails to start with errors mentioning "a" and "b""#
-            ])
-            .contains("esm")
-        );
-        let refusal = r#"the mapping "esm" fails to start with an error mentioning "x""#;
-        assert!(refused(&[started, "5 seconds pass", refusal]).is_empty());
-        assert!(refused(&[r#"the mapping "other" is started"#, refusal]).is_empty());
-        assert!(refused(&[refusal]).is_empty());
     }
 
     #[test]
