@@ -173,7 +173,10 @@ fn init_logs(format: LogFormat) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Human => logs.try_init(),
+        // Colours only where a person reads them, not in a file or a pipe.
+        LogFormat::Human => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init(),
     };
 }
 
