@@ -528,4 +528,40 @@ mod tests {
         });
         assert_eq!(first, readable);
     }
+
+    fn commit_at(at_ms: u64, offset: i64) -> Event {
+        Event {
+            at_ms,
+            kind: EventKind::Commit {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset,
+            },
+        }
+    }
+
+    #[test]
+    fn a_history_from_events_holds_them_in_time_order() {
+        let history = History::from_events(vec![commit_at(30, 2), commit_at(10, 1)]);
+        assert_eq!(history.len(), 2);
+        assert_eq!(history.snapshot(), vec![commit_at(10, 1), commit_at(30, 2)]);
+    }
+
+    #[test]
+    fn bodies_are_kept_until_the_budget_is_spent() {
+        let history = History::new();
+        let megabyte = vec![b'x'; 1024 * 1024];
+        assert_eq!(
+            history.keep_body(&megabyte).map(|b| b.len()),
+            Some(megabyte.len())
+        );
+        assert_eq!(history.keep_body(b"{}").as_deref(), Some("{}"));
+        history
+            .body_bytes
+            .store(BODIES_BYTES_MAX - 3, Ordering::Relaxed);
+        assert_eq!(history.keep_body(b"abc").as_deref(), Some("abc"));
+        assert_eq!(history.keep_body(b"d"), None);
+        assert_eq!(BODIES_BYTES_MAX, 256 << 20);
+    }
 }
