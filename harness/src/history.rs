@@ -528,4 +528,67 @@ mod tests {
         });
         assert_eq!(first, readable);
     }
+
+    fn commit_at(at_ms: u64, offset: i64) -> Event {
+        Event {
+            at_ms,
+            kind: EventKind::Commit {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset,
+            },
+        }
+    }
+
+    #[test]
+    fn a_history_from_events_holds_them_in_time_order() {
+        let history = History::from_events(vec![commit_at(30, 2), commit_at(10, 1)]);
+        assert_eq!(history.len(), 2);
+        assert_eq!(history.snapshot(), vec![commit_at(10, 1), commit_at(30, 2)]);
+    }
+
+    #[test]
+    fn bodies_are_kept_until_the_budget_is_spent() {
+        let history = History::new();
+        let megabyte = vec![b'x'; 1024 * 1024];
+        assert_eq!(
+            history.keep_body(&megabyte).map(|b| b.len()),
+            Some(megabyte.len())
+        );
+        assert_eq!(history.keep_body(b"{}").as_deref(), Some("{}"));
+        history
+            .body_bytes
+            .store(BODIES_BYTES_MAX - 3, Ordering::Relaxed);
+        assert_eq!(history.keep_body(b"abc").as_deref(), Some("abc"));
+        assert_eq!(history.keep_body(b"d"), None);
+        assert_eq!(BODIES_BYTES_MAX, 256 << 20);
+    }
+
+    #[test]
+    fn the_clock_counts_from_the_history_start() {
+        let history = History::new();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        history.record(commit_at(0, 1).kind);
+        let stamped = history.snapshot()[0].at_ms;
+        assert!(stamped >= 20, "stamped {stamped} ms");
+        assert!(history.now_ms() >= stamped);
+    }
+
+    #[test]
+    fn since_returns_each_appended_event_once_with_the_next_cursor() {
+        let history = History::new();
+        history.record_at(30, commit_at(0, 1).kind);
+        history.record_at(10, commit_at(0, 2).kind);
+        let (first, cursor) = history.since(0);
+        assert_eq!(
+            first,
+            vec![commit_at(30, 1), commit_at(10, 2)],
+            "append order"
+        );
+        assert_eq!(cursor, 2);
+        history.record_at(20, commit_at(0, 3).kind);
+        assert_eq!(history.since(cursor), (vec![commit_at(20, 3)], 3));
+        assert_eq!(history.since(9), (Vec::new(), 3));
+    }
 }

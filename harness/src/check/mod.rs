@@ -1423,6 +1423,101 @@ mod tests {
         assert!(v.evidence[0].contains("refused by the mock function"));
         assert!(v.evidence[0].contains("bad base64"));
     }
+
+    #[test]
+    fn records_of_another_topic_are_not_judged() {
+        let mut events = three_produced();
+        events.push(ev(
+            1,
+            EventKind::Produced {
+                topic: "payments".into(),
+                partition: 0,
+                offset: 7,
+                key: None,
+                value: None,
+                timestamp_ms: 0,
+            },
+        ));
+        events.push(ok(1, 10, 20, &[(0, 0), (0, 1), (0, 2)]));
+        let v = lost(&history(events), &subject());
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 3"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_trim_horizon_first_start_may_skip_nothing() {
+        let mut events = three_produced();
+        events.push(lifecycle(5, LifecycleAction::Started, 1));
+        events.push(ok(1, 10, 20, &[(0, 1), (0, 2)]));
+        let events = history(events);
+        let v = lost(&events, &subject());
+        assert!(!v.ok, "{v:?}");
+        assert!(v.summary.starts_with("1 of 3"), "{}", v.summary);
+        assert!(!v.summary.contains("skipped"), "{}", v.summary);
+        let v = start_position(&events, &subject());
+        assert!(v.ok, "{v:?}");
+        assert!(v.evidence.is_empty(), "no skip to note: {v:?}");
+    }
+
+    #[test]
+    fn a_latest_first_start_excuses_the_skip_on_every_partition() {
+        let mut events: Vec<Event> = (0..3)
+            .flat_map(|o| [produced(5, 0, o), produced(5, 1, o)])
+            .collect();
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
+        events.push(produced(50, 0, 3));
+        events.push(produced(50, 1, 3));
+        events.push(ok(1, 60, 70, &[(0, 3), (1, 3)]));
+        let events = history(events);
+        let v = lost(&events, &latest());
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.contains("6 skipped by"), "{}", v.summary);
+        let v = start_position(&events, &latest());
+        assert!(v.summary.starts_with("0 of 2 start(s)"), "{}", v.summary);
+    }
+
+    fn produced_at(at_ms: u64, offset: i64, timestamp_ms: i64) -> Event {
+        let mut event = produced(at_ms, 0, offset);
+        if let EventKind::Produced {
+            timestamp_ms: t, ..
+        } = &mut event.kind
+        {
+            *t = timestamp_ms;
+        }
+        event
+    }
+
+    #[test]
+    fn an_at_timestamp_start_may_begin_at_the_first_record_at_the_timestamp() {
+        let s = Subject {
+            starting_position: StartingPosition::AtTimestamp { timestamp_ms: 200 },
+            ..subject()
+        };
+        let mut events: Vec<Event> = (0..4).map(|o| produced_at(5, o, 100 * o)).collect();
+        events.push(lifecycle(10, LifecycleAction::Started, 1));
+        events.push(ok(1, 20, 30, &[(0, 2), (0, 3)]));
+        let events = history(events);
+        let v = start_position(&events, &s);
+        assert!(v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains("skipped offsets 0 to 1"),
+            "{:?}",
+            v.evidence
+        );
+        let v = lost(&events, &s);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.contains("2 skipped by"), "{}", v.summary);
+        let mut early = events.clone();
+        early.retain(|e| !matches!(e.kind, EventKind::Invocation { .. }));
+        early.push(ok(1, 20, 30, &[(0, 1), (0, 2), (0, 3)]));
+        let v = start_position(&history(early), &s);
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains("began at offset 1, before offset 2"),
+            "{:?}",
+            v.evidence
+        );
+    }
 }
 
 #[cfg(test)]

@@ -181,4 +181,13 @@ mod tests {
         ];
         assert!(judge(&events).summary.starts_with("0 of 0"));
     }
+
+    #[test]
+    fn a_stop_while_already_stopped_is_not_a_start() {
+        let mut events = stop_then_start(3);
+        events.insert(4, lifecycle(45, LifecycleAction::Disabled, 0));
+        let v = judge(&events);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 1 partition start(s)"), "{v:?}");
+    }
 }
