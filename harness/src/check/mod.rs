@@ -733,12 +733,13 @@ fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
     let mut evidence = Vec::new();
     let mut notes = Vec::new();
     for (p, list) in &by_partition {
-        // `list` is in start order; `open` is the call ending last so far.
-        let mut open: Option<&Inv> = None;
+        // `list` is in start order; `open` holds the calls still running at the new call's
+        // start. Each is judged on its own: a kill excuses only the calls it could have
+        // orphaned (started before it), not every call that overlaps them later.
+        let mut open: Vec<&Inv> = Vec::new();
         for inv in list {
-            if let Some(a) = open
-                && inv.start_ms < a.end_ms
-            {
+            open.retain(|a| inv.start_ms < a.end_ms);
+            for a in &open {
                 let pair = format!(
                     "partition {p}: invocation #{} [{}, {}) ms overlaps #{} [{}, {}) ms",
                     a.id, a.start_ms, a.end_ms, inv.id, inv.start_ms, inv.end_ms
@@ -753,9 +754,7 @@ fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
                     push_evidence(&mut evidence, || pair);
                 }
             }
-            if open.is_none_or(|a| inv.end_ms > a.end_ms) {
-                open = Some(inv);
-            }
+            open.push(inv);
         }
     }
     let summary = format!(
@@ -1180,6 +1179,32 @@ mod tests {
         back_to_back.push(ok(2, 50, 60, &[(0, 1)]));
         back_to_back.push(ok(3, 20, 60, &[(1, 0)]));
         assert!(single_in_flight(&history(back_to_back), &subject()).ok);
+    }
+
+    #[test]
+    fn a_kill_excuses_only_the_calls_it_could_have_orphaned() {
+        let mut events = three_produced();
+        // #1 is the killed poller's call, still running in the function after the kill at 15;
+        // #2 and #3 both start after the kill, so their overlap is a new poller's fault.
+        events.push(ok(1, 10, 100, &[(0, 0)]));
+        events.push(ev(
+            15,
+            EventKind::Lifecycle {
+                mapping: "esm".into(),
+                action: LifecycleAction::PollerKilled,
+                pollers: 1,
+            },
+        ));
+        events.push(ok(2, 20, 50, &[(0, 1)]));
+        events.push(ok(3, 30, 60, &[(0, 2)]));
+        let v = single_in_flight(&history(events), &subject());
+        assert!(!v.ok, "{v:?}");
+        assert!(v.summary.starts_with("1 overlapping pair(s)"), "{v:?}");
+        assert!(v.summary.ends_with("2 across a poller kill"), "{v:?}");
+        assert!(
+            v.evidence[0].contains("#2 [20, 50) ms overlaps #3 [30, 60)"),
+            "{v:?}"
+        );
     }
 
     #[test]
