@@ -206,6 +206,43 @@ mod tests {
     }
 
     #[test]
+    fn each_unreadable_answer_says_what_is_wrong() {
+        for (body, reason) in [
+            (
+                "ok",
+                "response body is not JSON (expected value at line 1 column 1): ok",
+            ),
+            (r#""done""#, r#"response body is not a JSON object: "done""#),
+            (
+                r#"{"batchItemFailures": {}}"#,
+                "batchItemFailures is not a list: {}",
+            ),
+            (
+                r#"{"batchItemFailures": [{}]}"#,
+                "batchItemFailures entry without an itemIdentifier object: {}",
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": {"partition": 0}}]}"#,
+                r#"itemIdentifier.partition is not a "<topic>-<partition>" string: {"partition":0}"#,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": {"partition": "orders"}}]}"#,
+                r#"itemIdentifier.partition "orders" is not "<topic>-<partition>""#,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": {"partition": "orders-0"}}]}"#,
+                r#"itemIdentifier.offset is not an integer offset: {"partition":"orders-0"}"#,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": {"partition": "orders-0", "offset": 99}}]}"#,
+                "itemIdentifier orders-0 offset 99 names no record of the batch",
+            ),
+        ] {
+            assert_eq!(failed(verdict(body)), reason, "body {body}");
+        }
+    }
+
+    #[test]
     fn identifiers_outside_the_batch_fail_it() {
         for (partition, offset) in [
             ("orders-1", "100"),

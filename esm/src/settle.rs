@@ -109,6 +109,9 @@ pub enum Verdict {
     /// Only the records at these indices failed (a counted failure); the others are done.
     Partial(Vec<usize>),
     Failed,
+    /// A success whose ReportBatchItemFailures answer cannot be read (why): the whole batch
+    /// failed, counted, and the log line says why.
+    Unreadable(String),
     /// Throttled or a service error: retry, not counted.
     Uncounted,
 }
@@ -118,7 +121,7 @@ pub fn verdict(outcome: &Outcome, records: &[KafkaRecord], report_item_failures:
     match outcome {
         Outcome::Success { body, .. } if report_item_failures => match interpret(body, records) {
             BatchVerdict::AllSucceeded => Verdict::Done,
-            BatchVerdict::AllFailed { .. } => Verdict::Failed,
+            BatchVerdict::AllFailed { reason } => Verdict::Unreadable(reason),
             BatchVerdict::Partial { failed } => Verdict::Partial(
                 records
                     .iter()
@@ -281,7 +284,7 @@ impl Settler {
                     self.publish(item);
                     false
                 }
-                Verdict::Failed => cfg.bisect_batch_on_function_error,
+                Verdict::Failed | Verdict::Unreadable(_) => cfg.bisect_batch_on_function_error,
             };
             item.invocations += 1;
             match next_step(
@@ -408,16 +411,20 @@ impl Settler {
     ) {
         let label = match (outcome, v) {
             (Outcome::Success { .. }, Verdict::Partial(_)) => "partial_failure",
-            (Outcome::Success { .. }, Verdict::Failed) => "batch_failure",
+            (Outcome::Success { .. }, Verdict::Unreadable(_)) => "batch_failure",
             _ => outcome.label(),
         };
         let partitions = offset_ranges(records);
         let status = outcome.status();
         let body = outcome.excerpt();
+        let reason = match v {
+            Verdict::Unreadable(why) => Some(why.as_str()),
+            _ => None,
+        };
         if matches!(v, Verdict::Done) {
             info!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, body = %body);
         } else {
-            warn!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, body = %body);
+            warn!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, reason, body = %body);
         }
     }
 
@@ -736,6 +743,23 @@ pub(crate) mod tests {
             detail: "refused".into(),
         };
         assert_eq!(verdict(&service, &batch, false), Verdict::Uncounted);
+    }
+
+    #[test]
+    fn an_unreadable_item_failure_answer_fails_the_batch_saying_why() {
+        let batch = vec![rec(0, 5)];
+        let outcome = Outcome::Success {
+            status: 200,
+            body:
+                br#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-0","offset":9}}]}"#
+                    .to_vec(),
+        };
+        assert_eq!(
+            verdict(&outcome, &batch, true),
+            Verdict::Unreadable(
+                "itemIdentifier orders-0 offset 9 names no record of the batch".into()
+            )
+        );
     }
 
     #[test]

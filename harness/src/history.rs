@@ -475,13 +475,60 @@ impl History {
         out.flush()
     }
 
-    /// Reads a history written by [`History::write_jsonl`].
-    pub fn read_jsonl(path: &Path) -> std::io::Result<Vec<Event>> {
-        let text = std::fs::read_to_string(path)?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(std::io::Error::other))
-            .collect()
+    /// Reads a history written by [`History::write_jsonl`] from a file.
+    pub fn read_jsonl(path: &Path) -> Result<History, HistoryReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| HistoryReadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_jsonl(&text)
+    }
+
+    /// Reads a history written by [`History::write_jsonl`]: one event a line, blank lines
+    /// skipped; the first bad line is named by its number (from 1).
+    pub fn from_jsonl(text: &str) -> Result<History, HistoryReadError> {
+        let mut events = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line_number = index + 1;
+            if events.len() == EVENTS_MAX {
+                return Err(HistoryReadError::TooLong { line: line_number });
+            }
+            let event = serde_json::from_str(line).map_err(|e| bad_line(line_number, &e))?;
+            events.push(event);
+        }
+        Ok(History::from_events(events))
+    }
+}
+
+/// Why a history.jsonl could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryReadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("history line {line}, column {column}: {fault}")]
+    BadLine {
+        line: usize,
+        column: usize,
+        fault: String,
+    },
+    #[error("history line {line}: more than {EVENTS_MAX} events")]
+    TooLong { line: usize },
+}
+
+fn bad_line(line: usize, e: &serde_json::Error) -> HistoryReadError {
+    // serde_json ends its text with a position inside the line, which is always line 1 here.
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    HistoryReadError::BadLine {
+        line,
+        column: e.column(),
+        fault: text.strip_suffix(&position).unwrap_or(&text).to_string(),
     }
 }
 
@@ -519,7 +566,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
         history.write_jsonl(&path).unwrap();
-        assert_eq!(History::read_jsonl(&path).unwrap(), events);
+        assert_eq!(History::read_jsonl(&path).unwrap().snapshot(), events);
         let text = std::fs::read_to_string(&path).unwrap();
         let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         let readable = serde_json::json!({
@@ -538,6 +585,61 @@ mod tests {
                 partition: 0,
                 offset,
             },
+        }
+    }
+
+    #[test]
+    fn every_kind_of_event_round_trips_through_jsonl_text() {
+        let history = History::new();
+        let kinds = [
+            EventKind::Invocation {
+                function: "process".into(),
+                id: 1,
+                start_ms: 5,
+                end_ms: 9,
+                records: vec![RecordRef {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 2,
+                    value: None,
+                    headers: vec![("trace".into(), vec![-61, -87])],
+                }],
+                outcome: InvocationOutcome::PartialFailure,
+                item_failures: vec![ItemFailure {
+                    partition_key: "t-0".into(),
+                    offset: 2,
+                }],
+                malformed: None,
+                body: Some("{}".into()),
+            },
+            EventKind::ConsumerLog {
+                mapping: "esm".into(),
+                line: serde_json::json!({"msg": "lag", "n": [1, 2]}),
+            },
+            EventKind::Environment {
+                function: "process".into(),
+                environment: 1,
+                change: EnvironmentChange::Exited {
+                    invocation: None,
+                    status: "signal: killed".into(),
+                },
+            },
+        ];
+        for (at_ms, kind) in (0..).zip(kinds) {
+            history.record_at(at_ms, kind);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        history.write_jsonl(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let read = History::from_jsonl(&format!("\n{text}\n  \n")).unwrap();
+        assert_eq!(read.snapshot(), history.snapshot());
+    }
+
+    fn read_error(text: &str) -> String {
+        match History::from_jsonl(text) {
+            Ok(_) => panic!("{text:?} was read as a history"),
+            Err(e) => e.to_string(),
         }
     }
 
@@ -590,5 +692,21 @@ mod tests {
         history.record_at(20, commit_at(0, 3).kind);
         assert_eq!(history.since(cursor), (vec![commit_at(20, 3)], 3));
         assert_eq!(history.since(9), (Vec::new(), 3));
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_number_and_fault() {
+        let good = r#"{"at_ms":1,"type":"fault","id":1,"kind":"freeze","target":{"mapping":"esm"},"phase":"began"}"#;
+        let text = format!("{good}\n\n{good}\n{{\"at_ms\":2,\"type\":\"nap\"}}\n{good}\n");
+        assert_eq!(
+            read_error(&text),
+            "history line 4, column 24: unknown variant `nap`, expected one of `produced`, \
+             `invocation`, `commit`, `destination`, `fault`, `fault_schedule`, `lifecycle`, `consumer_log`, \
+             `offsets_gone`, `retention_deleted`, `environment`"
+        );
+        let error = read_error("{\"at_ms\":-1}");
+        assert!(error.starts_with("history line 1, column "), "{error}");
+        let missing = History::read_jsonl(Path::new("no-such-dir/history.jsonl"));
+        assert!(matches!(missing, Err(HistoryReadError::Io { .. })));
     }
 }

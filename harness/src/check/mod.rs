@@ -1310,6 +1310,16 @@ mod tests {
     }
 
     #[test]
+    fn a_start_after_the_largest_offset_is_judged_without_overflow() {
+        let events = history(vec![
+            produced(1, 0, i64::MAX),
+            lifecycle(5, LifecycleAction::Started, 1),
+        ]);
+        let v = start_position(&events, &latest());
+        assert!(v.ok, "{v:?}");
+    }
+
+    #[test]
     fn a_latest_skip_after_the_offsets_were_deleted_is_excused() {
         let mut events = off_and_on(vec![offsets_deleted(200)]);
         events.push(commit(350, 0, 10));

@@ -144,7 +144,8 @@ fn resets(
                 log_end_min: produced
                     .range((partition, i64::MIN)..=(partition, i64::MAX))
                     .filter(|(_, r)| r.at_ms < at_ms)
-                    .map(|(&(_, o), _)| o + 1)
+                    // Saturating: a read history may hold any offset, i64::MAX included.
+                    .map(|(&(_, o), _)| o.saturating_add(1))
                     .max()
                     .unwrap_or(0),
                 first_invoked: invocations

@@ -1,7 +1,8 @@
 //! Pure decisions of the Runtime API server: admission against reserved concurrency, what
 //! Lambda answers for a timeout, a crash or a throttle, and how an answer is classified.
 
-use crate::history::{InvocationOutcome, ItemFailure};
+use super::api::{item_failures, response_outcome};
+use crate::history::InvocationOutcome;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
@@ -74,43 +75,6 @@ pub(super) fn exit_status_text(status: ExitStatus) -> String {
         (None, Some(15)) => "signal: terminated".to_string(),
         (None, Some(signal)) => format!("signal: {signal}"),
         (None, None) => "unknown exit".to_string(),
-    }
-}
-
-/// The item failures a response names (ReportBatchItemFailures), in the Kafka shape
-/// `{"itemIdentifier": {"partition": "orders-0", "offset": 100}}`; other shapes are kept with
-/// the identifier as text and offset -1, so a checker sees them.
-pub(super) fn item_failures(body: &[u8]) -> Vec<ItemFailure> {
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let Some(items) = json.get("batchItemFailures").and_then(|v| v.as_array()) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .map(|item| {
-            let id = &item["itemIdentifier"];
-            match (id["partition"].as_str(), id["offset"].as_i64()) {
-                (Some(partition), Some(offset)) => ItemFailure {
-                    partition_key: partition.to_string(),
-                    offset,
-                },
-                _ => ItemFailure {
-                    partition_key: id.to_string(),
-                    offset: -1,
-                },
-            }
-        })
-        .collect()
-}
-
-/// The outcome of a successful runtime response.
-pub(super) fn response_outcome(failures: &[ItemFailure]) -> InvocationOutcome {
-    if failures.is_empty() {
-        InvocationOutcome::Success
-    } else {
-        InvocationOutcome::PartialFailure
     }
 }
 
@@ -189,29 +153,6 @@ mod tests {
         assert_eq!(
             exit_status_text(ExitStatus::from_raw(1 << 8)),
             "exit status 1"
-        );
-    }
-
-    #[test]
-    fn item_failures_are_read_in_the_kafka_shape() {
-        let body = br#"{"batchItemFailures":[{"itemIdentifier":{"partition":"o-0","offset":7}},{"itemIdentifier":"x"}]}"#;
-        let failures = item_failures(body);
-        assert_eq!(
-            failures[0],
-            ItemFailure {
-                partition_key: "o-0".into(),
-                offset: 7
-            }
-        );
-        assert_eq!(failures[1].offset, -1);
-        assert_eq!(
-            response_outcome(&failures),
-            InvocationOutcome::PartialFailure
-        );
-        assert!(item_failures(b"null").is_empty());
-        assert_eq!(
-            response_outcome(&item_failures(b"{}")),
-            InvocationOutcome::Success
         );
     }
 

@@ -7,20 +7,20 @@
 //! `GET invocation/next`, `POST invocation/{id}/response`, `POST invocation/{id}/error`,
 //! `POST init/error`, with the `Lambda-Runtime-*` headers.
 
+use super::api::{self, Route};
 use super::http::{self, Body};
 use super::{FunctionSpec, RuntimeError};
 use crate::lambda::PAYLOAD_BYTES_MAX;
 use crate::procs::{self, ChildProc};
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
-const API_PREFIX: &str = "/2018-06-01/runtime/";
 /// Error bodies a runtime posts are kept up to this size.
 const ERROR_BYTES_MAX: usize = 1024 * 1024;
 /// How often a waiting invocation looks whether its environment's process is still alive.
@@ -60,7 +60,7 @@ enum Phase {
     },
     /// Answered; the runtime has not asked for the next invocation yet.
     Answered,
-    /// It posted `init/error` with this body.
+    /// It posted `init/error`: why, as [`api::init_error_text`] reads it.
     InitFailed(String),
 }
 
@@ -293,36 +293,33 @@ impl Environment {
 /// One Runtime API request from the environment's runtime.
 async fn handle(mailbox: &Mailbox, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_string();
-    let Some(resource) = path.strip_prefix(API_PREFIX) else {
+    let Some(route) = api::route(request.method().as_str(), &path) else {
         return not_found(&path);
     };
-    let method = request.method().clone();
-    let parts: Vec<&str> = resource.split('/').collect();
-    match (method, parts.as_slice()) {
-        (Method::GET, ["invocation", "next"]) => next(mailbox).await,
-        (Method::POST, ["invocation", id, "response"]) => {
+    match route {
+        Route::Next => next(mailbox).await,
+        Route::Response { request_id } => {
             let reply = match http::read_body(request.into_body(), PAYLOAD_BYTES_MAX).await {
                 Ok(body) => Reply::Response(body),
                 Err(_) => Reply::TooLarge,
             };
-            deliver(mailbox, id, reply)
+            deliver(mailbox, request_id, reply)
         }
-        (Method::POST, ["invocation", id, "error"]) => {
+        Route::Error { request_id } => {
             let body = http::read_body(request.into_body(), ERROR_BYTES_MAX)
                 .await
                 .unwrap_or_else(|why| Bytes::from(why.into_bytes()));
-            deliver(mailbox, id, Reply::Error(body))
+            deliver(mailbox, request_id, Reply::Error(body))
         }
-        (Method::POST, ["init", "error"]) => {
-            let error_type = error_type(&request).unwrap_or_default();
+        Route::InitError => {
+            let header_type = error_type(&request);
             let body = http::read_body(request.into_body(), ERROR_BYTES_MAX)
                 .await
                 .unwrap_or_default();
-            let text = format!("{error_type} {}", String::from_utf8_lossy(&body));
-            mailbox.set(Phase::InitFailed(text.trim().to_string()));
+            let why = api::init_error_text(header_type.as_deref(), &body);
+            mailbox.set(Phase::InitFailed(why));
             accepted()
         }
-        _ => not_found(&path),
     }
 }
 

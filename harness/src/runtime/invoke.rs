@@ -4,6 +4,7 @@
 //! body for a handler error, a timeout or a crash; 429 `TooManyRequestsException` past the
 //! reserved concurrency.
 
+use super::api;
 use super::decide::{self, Admission};
 use super::environment::{Ending, Environment, Reply, Work};
 use super::http::{self, Body};
@@ -44,11 +45,11 @@ impl Answer {
     }
 
     fn response(body: Bytes) -> Answer {
-        let item_failures = decide::item_failures(&body);
+        let item_failures = api::item_failures(&body);
         Answer {
             status: StatusCode::OK,
             function_error: false,
-            outcome: decide::response_outcome(&item_failures),
+            outcome: api::response_outcome(&item_failures),
             body,
             item_failures,
         }

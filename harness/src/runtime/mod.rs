@@ -18,6 +18,7 @@
 //! The first environment starts when the function is defined, so a command that cannot start
 //! fails that step with the command, its exit status and its last lines of output.
 
+pub mod api;
 mod decide;
 mod environment;
 mod http;

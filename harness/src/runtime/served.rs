@@ -7,6 +7,7 @@
 //! concurrent calls wait their turn here instead (their recorded start is when they arrived).
 
 use super::RuntimeError;
+use super::api;
 use super::decide;
 use super::http;
 use super::invoke::{self, Answer};
@@ -154,7 +155,7 @@ impl Proxy {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
             function_error,
             outcome: decide::forwarded_outcome(status, function_error, &body),
-            item_failures: decide::item_failures(&body),
+            item_failures: api::item_failures(&body),
             body,
         }
     }

@@ -7,11 +7,19 @@ use base64::Engine;
 use serde_json::json;
 
 const RUNTIME: &str = r#"
-import json, os, sys, time, urllib.request
+import json, os, sys, time, urllib.error, urllib.request
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
 def post(path, body, headers={}):
     req = urllib.request.Request(api + path, data=json.dumps(body).encode(), headers=headers, method="POST")
     return urllib.request.urlopen(req).status
+def probe(method, path, data=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(api + path, data=data, method=method)) as r:
+            return [r.status, r.read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+    except OSError as e:
+        return [0, str(e)]
 mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
 if mode == "init-error":
     post("/init/error", {"errorMessage": "no module handler", "errorType": "Runtime.ImportModuleError"},
@@ -33,6 +41,13 @@ while True:
         os._exit(7)
     if "sleep" in values:
         time.sleep(deadline_ms / 1000 - time.time() + 5)
+    if "probe" in values:
+        post("/invocation/" + rid + "/response", {"unknown": probe("GET", "/invocation/next/x"),
+             "stale": probe("POST", "/invocation/nope/response", b"{}")})
+        continue
+    if "huge" in values:
+        print(probe("POST", "/invocation/" + rid + "/response", b"x" * 6291457), flush=True)
+        continue
     if "poison" in values:
         post("/invocation/" + rid + "/error", {"errorMessage": "poison", "errorType": "ValueError"},
              {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
@@ -397,4 +412,32 @@ async fn a_served_function_is_recorded_and_called_one_at_a_time() {
     let nobody =
         ServedFunction::start("process", "http://127.0.0.1:1", recorder, History::new()).await;
     assert!(matches!(nobody, Err(RuntimeError::Invalid(why)) if why.contains("nothing accepts")));
+}
+
+#[tokio::test]
+async fn requests_the_api_cannot_take_are_answered_with_their_fault() {
+    let f = start("", |_| {}).await.unwrap();
+    let endpoint = f.function.endpoint();
+    let (status, _, body) = invoke(&endpoint, "process", "probe").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["unknown"],
+        json!([
+            404,
+            r#"{"errorMessage":"no Runtime API resource /2018-06-01/runtime/invocation/next/x","errorType":"NotFound"}"#
+        ])
+    );
+    assert_eq!(
+        body["stale"],
+        json!([
+            400,
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#
+        ])
+    );
+    let (status, error, body) = invoke(&endpoint, "process", "huge").await;
+    assert_eq!((status, error.as_deref()), (200, Some("Unhandled")));
+    assert_eq!(
+        body["errorMessage"],
+        "Response payload size exceeded maximum allowed payload size (6291456 bytes)."
+    );
 }
