@@ -16,9 +16,16 @@ use super::{Inv, Subject, Verdict, push_evidence, verdict};
 use crate::history::{Event, EventKind};
 use std::collections::BTreeMap;
 
-/// A start of the mapping after all its pollers had stopped: (at_ms, what started it).
-fn starts_from_none(events: &[Event], mapping: &str) -> Vec<(u64, String)> {
-    let mut running = 0u32;
+/// A start of the mapping after all its pollers had stopped.
+struct StartFromNone {
+    at_ms: u64,
+    /// When the last poller stopped (0 for the mapping's first start).
+    stopped_ms: u64,
+    action: String,
+}
+
+fn starts_from_none(events: &[Event], mapping: &str) -> Vec<StartFromNone> {
+    let (mut running, mut stopped_ms) = (0u32, 0u64);
     let mut out = Vec::new();
     for e in events {
         if let EventKind::Lifecycle {
@@ -29,7 +36,14 @@ fn starts_from_none(events: &[Event], mapping: &str) -> Vec<(u64, String)> {
             && m == mapping
         {
             if running == 0 && *pollers > 0 {
-                out.push((e.at_ms, action.to_string()));
+                out.push(StartFromNone {
+                    at_ms: e.at_ms,
+                    stopped_ms,
+                    action: action.to_string(),
+                });
+            }
+            if running > 0 && *pollers == 0 {
+                stopped_ms = e.at_ms;
             }
             running = *pollers;
         }
@@ -37,12 +51,15 @@ fn starts_from_none(events: &[Event], mapping: &str) -> Vec<(u64, String)> {
     out
 }
 
-/// Per partition, the group's last commit seen before `at_ms`, unless the offsets were seen
-/// gone after it.
-fn committed_before(events: &[Event], s: &Subject, at_ms: u64) -> BTreeMap<i32, i64> {
+/// Per partition, the group's last commit seen before the start, unless the offsets were seen
+/// gone after it or while the mapping was stopped (a commit observed just before a deletion may
+/// be stamped just after it, so the whole stop counts).
+fn committed_before(events: &[Event], s: &Subject, start: &StartFromNone) -> BTreeMap<i32, i64> {
     let mut committed: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
     let mut gone_ms: Option<u64> = None;
-    for e in events.iter().take_while(|e| e.at_ms < at_ms) {
+    // Up to and with the start's own millisecond: a deletion and the enable that follows it
+    // often share one.
+    for e in events.iter().take_while(|e| e.at_ms <= start.at_ms) {
         match &e.kind {
             EventKind::Commit {
                 group,
@@ -58,6 +75,9 @@ fn committed_before(events: &[Event], s: &Subject, at_ms: u64) -> BTreeMap<i32, 
             _ => {}
         }
     }
+    if gone_ms.is_some_and(|gone| gone >= start.stopped_ms) {
+        return BTreeMap::new();
+    }
     committed
         .into_iter()
         .filter(|&(_, (t, _))| gone_ms.is_none_or(|gone| t > gone))
@@ -69,8 +89,9 @@ fn committed_before(events: &[Event], s: &Subject, at_ms: u64) -> BTreeMap<i32, 
 pub(super) fn resume_of(events: &[Event], s: &Subject, invocations: &[Inv]) -> Verdict {
     let mut evidence = Vec::new();
     let (mut judged, mut replays) = (0usize, 0usize);
-    for (at_ms, action) in starts_from_none(events, &s.mapping) {
-        for (partition, committed) in committed_before(events, s, at_ms) {
+    for start in starts_from_none(events, &s.mapping) {
+        let (at_ms, action) = (start.at_ms, &start.action);
+        for (partition, committed) in committed_before(events, s, &start) {
             let first = invocations
                 .iter()
                 .filter(|i| i.start_ms >= at_ms && i.reached_function())
@@ -168,6 +189,42 @@ mod tests {
         let v = judge(&events);
         assert!(v.ok, "{v:?}");
         assert!(v.summary.starts_with("0 of 0"), "{v:?}");
+    }
+
+    #[test]
+    fn a_commit_stamped_after_a_deletion_while_stopped_is_not_judged() {
+        // The observer read offset 3 before the deletion at 45 and stamped it at 46.
+        let mut events = stop_then_start(0);
+        events.insert(
+            4,
+            ev(
+                45,
+                EventKind::OffsetsGone {
+                    group: "g".into(),
+                    cause: OffsetsGoneCause::Deleted,
+                },
+            ),
+        );
+        events.insert(5, commit(46, 0, 3));
+        let v = judge(&events);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 0"), "{v:?}");
+    }
+
+    #[test]
+    fn a_deletion_in_the_same_millisecond_as_the_start_is_seen() {
+        let mut events = stop_then_start(0);
+        events.insert(
+            4,
+            ev(
+                50,
+                EventKind::OffsetsGone {
+                    group: "g".into(),
+                    cause: OffsetsGoneCause::Deleted,
+                },
+            ),
+        );
+        assert!(judge(&events).summary.starts_with("0 of 0"));
     }
 
     #[test]
