@@ -157,6 +157,16 @@ async fn run_suite(
         "run-{}.log",
         partition.unwrap_or("all").replace('/', "-of-")
     ));
+    // The log is appended to: a repeated run must not count the failures of the one before.
+    match std::fs::remove_file(&log) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            bail!(
+                "cannot remove the previous run's log {}: {e}",
+                log.display()
+            )
+        }
+        _ => {}
+    }
     let started = Instant::now();
     let child = procs::spawn("esm-chaos run", cmd, &log, None)?;
     let status = child
