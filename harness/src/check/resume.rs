@@ -139,6 +139,16 @@ mod tests {
         )
     }
 
+    fn gone(at_ms: u64, cause: OffsetsGoneCause) -> Event {
+        ev(
+            at_ms,
+            EventKind::OffsetsGone {
+                group: "g".into(),
+                cause,
+            },
+        )
+    }
+
     fn judge(events: &[Event]) -> Verdict {
         let s = subject();
         resume_of(events, &s, &invocations(events, T, &s.function))
@@ -176,16 +186,7 @@ mod tests {
     #[test]
     fn offsets_seen_gone_after_the_commit_leave_the_start_to_the_start_checker() {
         let mut events = stop_then_start(0);
-        events.insert(
-            4,
-            ev(
-                45,
-                EventKind::OffsetsGone {
-                    group: "g".into(),
-                    cause: OffsetsGoneCause::Expired,
-                },
-            ),
-        );
+        events.insert(4, gone(45, OffsetsGoneCause::Expired));
         let v = judge(&events);
         assert!(v.ok, "{v:?}");
         assert!(v.summary.starts_with("0 of 0"), "{v:?}");
@@ -195,16 +196,7 @@ mod tests {
     fn a_commit_stamped_after_a_deletion_while_stopped_is_not_judged() {
         // The observer read offset 3 before the deletion at 45 and stamped it at 46.
         let mut events = stop_then_start(0);
-        events.insert(
-            4,
-            ev(
-                45,
-                EventKind::OffsetsGone {
-                    group: "g".into(),
-                    cause: OffsetsGoneCause::Deleted,
-                },
-            ),
-        );
+        events.insert(4, gone(45, OffsetsGoneCause::Deleted));
         events.insert(5, commit(46, 0, 3));
         let v = judge(&events);
         assert!(v.ok, "{v:?}");
@@ -214,16 +206,7 @@ mod tests {
     #[test]
     fn a_deletion_in_the_same_millisecond_as_the_start_is_seen() {
         let mut events = stop_then_start(0);
-        events.insert(
-            4,
-            ev(
-                50,
-                EventKind::OffsetsGone {
-                    group: "g".into(),
-                    cause: OffsetsGoneCause::Deleted,
-                },
-            ),
-        );
+        events.insert(4, gone(50, OffsetsGoneCause::Deleted));
         assert!(judge(&events).summary.starts_with("0 of 0"));
     }
 
