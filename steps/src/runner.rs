@@ -396,8 +396,21 @@ pub fn block_on_run(opts: RunOptions) -> anyhow::Result<RunSummary> {
         .build()?;
     let result = runtime.block_on(run(opts));
     harness::procs::cleanup();
+    // Dropping a runtime waits for every blocking task still running (a client's close, a pipe
+    // read), however long it runs; everything the run started is stopped by now, so the wait
+    // is bounded and what is left ends with the process.
+    let shutdown = Instant::now();
+    runtime.shutdown_timeout(Duration::from_millis(RUNTIME_SHUTDOWN_MS));
+    if shutdown.elapsed() >= Duration::from_millis(RUNTIME_SHUTDOWN_MS) {
+        tracing::warn!(
+            "a background task was still running {RUNTIME_SHUTDOWN_MS} ms after the run ended; it ends with the process"
+        );
+    }
     result
 }
+
+/// How long the end of a run waits for background tasks before the process exits.
+const RUNTIME_SHUTDOWN_MS: u64 = 2_000;
 
 /// Prints the closing lines and maps the result to one of the [`exit`] codes.
 pub fn exit_code(result: anyhow::Result<RunSummary>) -> std::process::ExitCode {
