@@ -853,24 +853,12 @@ impl DeliveryTally {
                 }
             }
         }
-        for event in events {
-            let EventKind::Invocation {
-                function: f,
-                outcome,
-                malformed,
-                ..
-            } = &event.kind
-            else {
-                continue;
-            };
-            if f != function {
-                continue;
-            }
-            if let Some(reason) = malformed {
+        for call in history::invocations(events).filter(|c| c.function == function) {
+            if let Some(reason) = call.malformed {
                 self.refused_count += 1;
-                self.first_refusal.get_or_insert_with(|| reason.clone());
+                self.first_refusal.get_or_insert_with(|| reason.to_string());
             }
-            if *outcome == InvocationOutcome::Throttled {
+            if call.outcome == InvocationOutcome::Throttled {
                 self.throttled_count += 1;
             }
         }
