@@ -55,24 +55,20 @@ fn starts_from_none(events: &[Event], mapping: &str) -> Vec<StartFromNone> {
 /// gone after it or while the mapping was stopped (a commit observed just before a deletion may
 /// be stamped just after it, so the whole stop counts).
 fn committed_before(events: &[Event], s: &Subject, start: &StartFromNone) -> BTreeMap<i32, i64> {
-    let mut committed: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
-    let mut gone_ms: Option<u64> = None;
     // Up to and with the start's own millisecond: a deletion and the enable that follows it
     // often share one.
-    for e in events.iter().take_while(|e| e.at_ms <= start.at_ms) {
-        match &e.kind {
-            EventKind::Commit {
-                group,
-                topic,
-                partition,
-                offset,
-            } if *topic == s.topic && s.groups.contains(group) => {
-                committed.insert(*partition, (e.at_ms, *offset));
-            }
-            EventKind::OffsetsGone { group, .. } if s.groups.contains(group) => {
-                gone_ms = Some(e.at_ms);
-            }
-            _ => {}
+    let gone_ms = events
+        .iter()
+        .take_while(|e| e.at_ms <= start.at_ms)
+        .filter(
+            |e| matches!(&e.kind, EventKind::OffsetsGone { group, .. } if s.groups.contains(group)),
+        )
+        .map(|e| e.at_ms)
+        .last();
+    let mut committed: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
+    for (at_ms, _, partition, offset) in super::commits(events, s) {
+        if at_ms <= start.at_ms {
+            committed.insert(partition, (at_ms, offset));
         }
     }
     if gone_ms.is_some_and(|gone| gone >= start.stopped_ms) {
