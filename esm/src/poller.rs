@@ -616,7 +616,7 @@ async fn watch_signals(shutdown: Arc<AtomicBool>) {
 }
 
 struct LoopState {
-    pending: HashMap<i32, Vec<KafkaRecord>>,
+    pending: Pending,
     last_tick: Instant,
     last_lag_report: Option<(Instant, i64, String)>,
     last_poll_error: Option<Instant>,
@@ -625,7 +625,7 @@ struct LoopState {
 fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: &str) {
     let topic: Arc<str> = topic.into();
     let mut st = LoopState {
-        pending: HashMap::new(),
+        pending: Pending::default(),
         last_tick: Instant::now(),
         last_lag_report: None,
         last_poll_error: None,
@@ -638,10 +638,7 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
         while got < DRAIN_MAX_RECORDS {
             match consumer.poll(timeout) {
                 Some(Ok(m)) => {
-                    st.pending
-                        .entry(m.partition())
-                        .or_default()
-                        .push(to_record(&m, &topic));
+                    st.pending.push(m.partition(), to_record(&m, &topic));
                     got += 1;
                 }
                 Some(Err(e)) => {
@@ -660,7 +657,9 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
         }
         dispatch(consumer.context(), &mut st.pending);
         any_paused = apply_backpressure(consumer);
-        if st.last_tick.elapsed() >= Duration::from_millis(TICK_MS) || got >= DRAIN_MAX_RECORDS {
+        // By time only: under load a drain fills every few milliseconds, and a commit request
+        // and a lag line per drain cost the poller and the broker more than the records did.
+        if st.last_tick.elapsed() >= Duration::from_millis(TICK_MS) {
             tick(consumer, &mut st);
         }
     }
@@ -692,14 +691,45 @@ fn to_record(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> KafkaRecord {
     }
 }
 
+/// Records polled since the last dispatch, per partition. A fetch brings runs of one
+/// partition, so the list of the previous record is tried first; no hashing per record.
+#[derive(Default)]
+struct Pending {
+    lists: Vec<(i32, Vec<KafkaRecord>)>,
+    last: usize,
+}
+
+impl Pending {
+    fn push(&mut self, partition: i32, record: KafkaRecord) {
+        if self
+            .lists
+            .get(self.last)
+            .is_none_or(|(p, _)| *p != partition)
+        {
+            self.last = match self.lists.iter().position(|(p, _)| *p == partition) {
+                Some(i) => i,
+                None => {
+                    self.lists.push((partition, Vec::new()));
+                    self.lists.len() - 1
+                }
+            };
+        }
+        self.lists[self.last].1.push(record);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lists.iter().all(|(_, records)| records.is_empty())
+    }
+}
+
 /// Hands polled records to the dispatcher; records of partitions no longer owned are dropped
 /// (the new owner reads them from the committed offset).
-fn dispatch(ctx: &EsmContext, pending: &mut HashMap<i32, Vec<KafkaRecord>>) {
-    if pending.values().all(Vec::is_empty) {
+fn dispatch(ctx: &EsmContext, pending: &mut Pending) {
+    if pending.is_empty() {
         return;
     }
     let owned = ctx.owned.lock().expect("owned lock poisoned");
-    for (p, records) in pending.iter_mut() {
+    for (p, records) in &mut pending.lists {
         if records.is_empty() {
             continue;
         }
@@ -896,6 +926,39 @@ mod tests {
             0,
             r#"{"orders-0":1}"#
         ));
+    }
+
+    #[test]
+    fn pending_keeps_each_partitions_records_in_order_across_interleaved_runs() {
+        let record = |partition: i32, offset: i64| KafkaRecord {
+            topic: "t".into(),
+            partition,
+            offset,
+            timestamp_ms: 0,
+            timestamp_type: crate::event::TimestampType::CreateTime,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let mut pending = Pending::default();
+        assert!(pending.is_empty());
+        for (p, o) in [(0, 0), (0, 1), (3, 7), (0, 2), (3, 8), (1, 4)] {
+            pending.push(p, record(p, o));
+        }
+        assert!(!pending.is_empty());
+        let lists: Vec<(i32, Vec<i64>)> = pending
+            .lists
+            .iter()
+            .map(|(p, records)| (*p, records.iter().map(|r| r.offset).collect()))
+            .collect();
+        assert_eq!(
+            lists,
+            vec![(0, vec![0, 1, 2]), (3, vec![7, 8]), (1, vec![4])]
+        );
+        for (_, records) in &mut pending.lists {
+            records.clear();
+        }
+        assert!(pending.is_empty(), "emptied lists count as nothing pending");
     }
 
     #[test]
