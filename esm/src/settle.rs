@@ -263,12 +263,16 @@ impl Settler {
                 return Settled::Done;
             }
             attempt += 1;
-            let outcome = shared
-                .invoker
-                .invoke(encode_event(&shared.ctx, &item.records))
-                .await;
+            let encode_started = std::time::Instant::now();
+            let event = encode_event(&shared.ctx, &item.records);
+            let invoke_started = std::time::Instant::now();
+            let outcome = shared.invoker.invoke(event).await;
+            let timing = Timing {
+                encode_us: micros(invoke_started - encode_started),
+                invoke_us: micros(invoke_started.elapsed()),
+            };
             let v = verdict(&outcome, &item.records, cfg.report_batch_item_failures);
-            self.log_batch(&item.records, attempt, item.retries, &outcome, &v);
+            self.log_batch(&item.records, attempt, item.retries, &outcome, &v, timing);
             let bisect_allowed = match v {
                 Verdict::Done => {
                     item.records.clear();
@@ -408,7 +412,12 @@ impl Settler {
         retries: u32,
         outcome: &Outcome,
         v: &Verdict,
+        timing: Timing,
     ) {
+        let Timing {
+            encode_us,
+            invoke_us,
+        } = timing;
         let label = match (outcome, v) {
             (Outcome::Success { .. }, Verdict::Partial(_)) => "partial_failure",
             (Outcome::Success { .. }, Verdict::Unreadable(_)) => "batch_failure",
@@ -422,9 +431,9 @@ impl Settler {
             _ => None,
         };
         if matches!(v, Verdict::Done) {
-            info!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, body = %body);
+            info!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, encode_us, invoke_us, body = %body);
         } else {
-            warn!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, reason, body = %body);
+            warn!(event = "batch", partitions = %partitions, records = records.len(), attempt, retries, outcome = label, status, reason, encode_us, invoke_us, body = %body);
         }
     }
 
@@ -558,6 +567,18 @@ fn split(item: &mut Item) -> Settled {
         invocations: item.invocations,
     };
     Settled::Split(half(first), half(second))
+}
+
+/// How long one attempt took: building its event, and the Invoke call from the first byte sent
+/// to the answer read. Logged with each batch, so a slow function and a slow poller tell apart.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    encode_us: u64,
+    invoke_us: u64,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// `"orders-0:5-9,orders-1:3-3"`: each partition's first and last offset in `records`.
