@@ -262,6 +262,8 @@ struct RawRun {
     total: Duration,
     /// First record to last record.
     steady: Duration,
+    /// CPU of this process (the consumer and its librdkafka threads), creation to last record.
+    cpu_ms: u64,
 }
 
 /// (a): a plain consumer assigned every partition from the beginning; no group, no commits.
@@ -270,6 +272,7 @@ struct RawRun {
 /// ratio luck.
 fn raw_consume(servers: &str, highs: &[i64]) -> Result<RawRun> {
     let started = Instant::now();
+    let cpu_started = procs::cpu_time_ms(0).unwrap_or(0);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", servers)
         .set("group.id", "bench-raw")
@@ -310,10 +313,14 @@ fn raw_consume(servers: &str, highs: &[i64]) -> Result<RawRun> {
     }
     std::hint::black_box(bytes);
     let end = Instant::now();
+    let cpu_ms = procs::cpu_time_ms(0)
+        .unwrap_or(0)
+        .saturating_sub(cpu_started);
     Ok(RawRun {
         records,
         total: end - started,
         steady: end - first.unwrap_or(started),
+        cpu_ms,
     })
 }
 
@@ -424,6 +431,10 @@ struct PollerRun {
     /// Spawn to the group's commits reaching every high watermark.
     committed: Duration,
     peak_rss_kib: u64,
+    /// CPU of the poller process, spawn to its commits at the end.
+    cpu_ms: u64,
+    /// CPU of this process meanwhile: the instant function serving the invocations.
+    function_cpu_ms: u64,
     exit: String,
 }
 
@@ -491,9 +502,14 @@ async fn drive_poller(
         .env("AWS_ENDPOINT_URL_LAMBDA", endpoint);
     let log = dir.join("poller.log");
     let spawned = Instant::now();
+    let function_cpu_started = procs::cpu_time_ms(0).unwrap_or(0);
     let child = procs::spawn("esm-chaos poller", cmd, &log, None)?;
     println!("(b) poller pid {} started", child.pid());
     let measured = watch_poller(admin, group, &child, counter, highs, spawned).await;
+    let function_cpu_ms = procs::cpu_time_ms(0)
+        .unwrap_or(0)
+        .saturating_sub(function_cpu_started);
+    let cpu_ms = procs::cpu_time_ms(child.pid()).unwrap_or(0);
     let peak_rss_kib = peak_rss_kib(child.pid()).unwrap_or(0);
     let status = child
         .terminate(Duration::from_millis(POLLER_STOP_GRACE_MS))
@@ -513,6 +529,8 @@ async fn drive_poller(
         steady: done - *counter.first.get().unwrap_or(&spawned),
         committed,
         peak_rss_kib,
+        cpu_ms,
+        function_cpu_ms,
         exit: status.map_or("killed after the grace period".into(), |s| s.to_string()),
     })
 }
@@ -642,6 +660,38 @@ impl Report {
         );
     }
 
+    /// CPU per record of each side: on a machine with few cores the poller, its function and
+    /// the broker share them, so the ratio cannot pass what the CPU per record allows.
+    fn print_cpu(&self, pairs: &[Pair]) {
+        let per_record_us = |ms: u64| ms as f64 * 1000.0 / self.records.max(1) as f64;
+        let column = |f: &dyn Fn(&Pair) -> u64| {
+            median(
+                &pairs
+                    .iter()
+                    .map(|p| per_record_us(f(p)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        row(
+            "  (a) raw consumer CPU us/record, median",
+            column(&|p| p.raw.cpu_ms),
+            "",
+            "",
+        );
+        row(
+            "  (b) poller CPU us/record, median",
+            column(&|p| p.poller.cpu_ms),
+            "",
+            "",
+        );
+        row(
+            "  (b) its function's CPU us/record, median",
+            column(&|p| p.poller.function_cpu_ms),
+            "",
+            "",
+        );
+    }
+
     fn print_window(&self, window: &Window, pairs: &[Pair]) {
         let records = self.records;
         let ratios: Vec<f64> = pairs.iter().map(|p| p.ratio(records)).collect();
@@ -681,6 +731,7 @@ impl Report {
             "",
             "",
         );
+        self.print_cpu(pairs);
         let steady: Vec<f64> = pairs.iter().map(|p| p.steady_ratio(records)).collect();
         row(
             "  ratio first-to-last record, median",
