@@ -203,7 +203,15 @@ fn plan(opts: &RunOptions) -> anyhow::Result<Vec<Planned>> {
     let lines = line_targets(&targets, &files)?;
     let all = select::scenarios(&files).map_err(anyhow::Error::msg)?;
     let chosen = select::select(all, &lines, &filter);
-    Ok(select::order(chosen, &load_durations(&opts.report_dir)))
+    let capacity = select::Capacity {
+        scenarios_max: opts.concurrency,
+        broker_slots_max: u32::try_from(harness::scenario::own_brokers_max()).unwrap_or(1),
+    };
+    Ok(select::order(
+        chosen,
+        &load_durations(&opts.report_dir),
+        capacity,
+    ))
 }
 
 /// `FILE:LINE` targets by file, as `files` names them; a file also given whole has none.

@@ -96,6 +96,8 @@ pub struct Planned {
     pub feature_name: String,
     pub name: String,
     pub expected_ms: u64,
+    /// Own-broker slots it takes (0: it runs on the shared broker).
+    pub broker_slots: u32,
     pub skip_reason: Option<&'static str>,
 }
 
@@ -192,6 +194,11 @@ fn plan(feature: gherkin::Feature, file: &Path, block_line: usize) -> Planned {
     let (rule, scenario) = only_scenario(&feature);
     let steps = crate::preflight::scenario_steps(&feature, rule, scenario);
     let isolation = vocabulary().isolation(&steps);
+    let broker_slots = if isolation.own_broker {
+        isolation.slot_weight()
+    } else {
+        0
+    };
     Planned {
         file: file.to_path_buf(),
         line: scenario.position.line,
@@ -199,6 +206,7 @@ fn plan(feature: gherkin::Feature, file: &Path, block_line: usize) -> Planned {
         feature_name: feature.name.clone(),
         name: scenario.name.clone(),
         expected_ms: estimate_ms(&steps, isolation),
+        broker_slots,
         skip_reason: None,
         feature,
     }
@@ -358,9 +366,24 @@ pub fn broker_control_reason(p: &Planned) -> Option<&'static str> {
     }
 }
 
-/// Longest expected first; `known_ms` (the last run's durations) overrides the estimate.
-/// Skipped scenarios go last: they take no time.
-pub fn order(mut chosen: Vec<Planned>, known_ms: &BTreeMap<String, u64>) -> Vec<Planned> {
+/// What a run can host at once: scenarios in all, and own-broker slots among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub scenarios_max: usize,
+    pub broker_slots_max: u32,
+}
+
+/// The order scenarios are handed to the runner: the longest first (known durations win over
+/// the static estimate), except that a scenario is held back while it would only wait. The
+/// runner starts scenarios in this order as its slots free up, and one with a broker of its own
+/// waits for a broker slot inside its scenario slot: handed over too early it blocks a slot the
+/// shared pool could use. So the order is the start order of a simulated run (greedy list
+/// scheduling on the expected durations); skipped scenarios come last.
+pub fn order(
+    mut chosen: Vec<Planned>,
+    known_ms: &BTreeMap<String, u64>,
+    capacity: Capacity,
+) -> Vec<Planned> {
     for p in &mut chosen {
         if let Some(ms) = known_ms.get(&p.duration_key()) {
             p.expected_ms = *ms;
@@ -370,7 +393,50 @@ pub fn order(mut chosen: Vec<Planned>, known_ms: &BTreeMap<String, u64>) -> Vec<
         (a.skip_reason.is_some(), std::cmp::Reverse(a.expected_ms))
             .cmp(&(b.skip_reason.is_some(), std::cmp::Reverse(b.expected_ms)))
     });
-    chosen
+    let skipped_at = chosen
+        .iter()
+        .position(|p| p.skip_reason.is_some())
+        .unwrap_or(chosen.len());
+    let skipped = chosen.split_off(skipped_at);
+    let mut started = simulate_starts(chosen, capacity);
+    started.extend(skipped);
+    started
+}
+
+/// Starts `queue` (longest first) on a simulated clock: at each moment the first scenario that
+/// fits starts; when none fits, the clock moves to the next expected end.
+fn simulate_starts(mut queue: Vec<Planned>, capacity: Capacity) -> Vec<Planned> {
+    let scenarios_max = capacity.scenarios_max.max(1);
+    let slots_max = capacity.broker_slots_max.max(1);
+    let weight = |p: &Planned| p.broker_slots.min(slots_max);
+    let mut started = Vec::with_capacity(queue.len());
+    // (expected end, broker slots held) of the scenarios running in the simulation.
+    let mut running: Vec<(u64, u32)> = Vec::new();
+    let mut now_ms = 0u64;
+    while !queue.is_empty() {
+        let slots_used: u32 = running.iter().map(|(_, w)| w).sum();
+        let fits = queue
+            .iter()
+            .position(|p| running.len() < scenarios_max && slots_used + weight(p) <= slots_max);
+        match fits {
+            Some(i) => {
+                let p = queue.remove(i);
+                running.push((now_ms.saturating_add(p.expected_ms), weight(&p)));
+                started.push(p);
+            }
+            None => {
+                let Some(next_end) = running.iter().map(|(end, _)| *end).min() else {
+                    // Nothing runs and nothing fits: cannot happen with weights clamped to
+                    // the slots; start the rest as they are rather than loop.
+                    started.append(&mut queue);
+                    break;
+                };
+                now_ms = next_end;
+                running.retain(|(end, _)| *end > next_end);
+            }
+        }
+    }
+    started
 }
 
 /// Replaces a skipped scenario's steps by one no step matches, whose text is the reason:
@@ -546,11 +612,75 @@ Feature: F
     #[test]
     fn longest_first_with_known_durations_winning() {
         let (_dir, _file, all) = planned();
-        let ordered = order(all.clone(), &BTreeMap::new());
+        let ordered = order(all.clone(), &BTreeMap::new(), ROOMY);
         assert_eq!(ordered[0].name, "expiry");
         assert_eq!(ordered[1].name, "restart");
         let known = BTreeMap::from([(all[4].duration_key(), 500_000)]);
-        assert_eq!(order(all, &known)[0].name, "rows 3");
+        assert_eq!(order(all, &known, ROOMY)[0].name, "rows 3");
+    }
+
+    const ROOMY: Capacity = Capacity {
+        scenarios_max: 8,
+        broker_slots_max: 4,
+    };
+
+    fn timed(name: &str, expected_ms: u64, broker_slots: u32) -> Planned {
+        let (_dir, _file, all) = planned();
+        Planned {
+            name: name.to_string(),
+            expected_ms,
+            broker_slots,
+            skip_reason: None,
+            ..all[0].clone()
+        }
+    }
+
+    #[test]
+    fn a_scenario_that_would_wait_for_a_broker_slot_is_held_back() {
+        // One broker slot, two scenario slots: handing "own 2" over second would leave it
+        // waiting 10 s in a slot the shared scenarios could use.
+        let capacity = Capacity {
+            scenarios_max: 2,
+            broker_slots_max: 1,
+        };
+        let all = vec![
+            timed("own 1", 10_000, 1),
+            timed("own 2", 9_000, 1),
+            timed("shared 1", 5_000, 0),
+            timed("shared 2", 5_000, 0),
+        ];
+        let ordered = order(all, &BTreeMap::new(), capacity);
+        assert_eq!(names(&ordered), ["own 1", "shared 1", "shared 2", "own 2"]);
+    }
+
+    #[test]
+    fn a_cluster_waits_for_its_slots_and_smaller_ones_fill_the_gap() {
+        let capacity = Capacity {
+            scenarios_max: 8,
+            broker_slots_max: 4,
+        };
+        let all = vec![
+            timed("own a", 30_000, 1),
+            timed("own b", 30_000, 1),
+            timed("cluster", 25_000, 3),
+            timed("own c", 20_000, 1),
+            timed("shared", 5_000, 0),
+        ];
+        let ordered = order(all, &BTreeMap::new(), capacity);
+        // The cluster needs 3 of 4 slots: it starts when "own a" and "own b" end.
+        assert_eq!(
+            names(&ordered),
+            ["own a", "own b", "own c", "shared", "cluster"]
+        );
+    }
+
+    #[test]
+    fn skipped_scenarios_come_last_and_every_scenario_is_kept() {
+        let mut skipped = timed("skipped", 90_000, 1);
+        skipped.skip_reason = Some("no broker control");
+        let all = vec![skipped, timed("short", 1_000, 0), timed("long", 50_000, 1)];
+        let ordered = order(all, &BTreeMap::new(), ROOMY);
+        assert_eq!(names(&ordered), ["long", "short", "skipped"]);
     }
 
     #[test]
