@@ -646,36 +646,6 @@ impl Scenario {
         Ok(())
     }
 
-    /// Whether the step after "the mapping M is started" expects that start to fail.
-    pub fn expects_refused_start(&self, name: &str) -> bool {
-        self.isolation.refused_starts.contains(name)
-    }
-
-    /// "the mapping M is started" followed by "… fails to start …": one poller runs, and its
-    /// refusal (or its running) is kept for the next step to judge; this step does not fail.
-    pub async fn start_expecting_refusal(&mut self, name: &str) -> Result<()> {
-        let attempt = self.attempt_refused_start(name).await?;
-        self.start_attempts.insert(name.to_string(), attempt);
-        Ok(())
-    }
-
-    /// Runs one poller of M that should refuse its config: its exit status and log (names
-    /// localised), or why it was not refused.
-    async fn attempt_refused_start(&mut self, name: &str) -> Result<StartAttempt> {
-        let topic = self.mapping_def(name)?.topic.clone();
-        if !topic.is_empty() {
-            self.ensure_topic(&topic).await?;
-        }
-        let def = self.mapping_def(name)?;
-        let (config, _) = self.real_config(def)?;
-        let mapping = self.launch(name, &config).await?;
-        Ok(mapping
-            .start_expecting_refusal(Duration::from_secs(REFUSAL_TIMEOUT_SECS))
-            .await
-            .map(|(status, log)| (status, self.names.localise(&log)))
-            .map_err(|e| self.names.localise(&e)))
-    }
-
     /// "the mapping M reports an offset lag of N within S seconds".
     pub async fn await_offset_lag(
         &mut self,
@@ -780,9 +750,6 @@ pub(super) async fn topic_size(admin: &Admin, topic: &str) -> std::result::Resul
     }
     Ok(held)
 }
-
-/// How long a poller that should refuse its config may run before the refusal counts as missed.
-pub const REFUSAL_TIMEOUT_SECS: u64 = 30;
 
 /// A field of a JSON document at a dotted path ("a.b.0.c"): strings as they are, other values
 /// as JSON text; `None` when the path leads nowhere.

@@ -1,13 +1,15 @@
 //! One scenario's world: its broker, topics, functions, mappings, workload and history, behind
 //! methods the Cucumber steps call one to one. Steps stay thin; everything here is reachable
 //! from unit and integration tests. The methods are split by concern: `setup` (broker, topics,
-//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`;
+//! functions, mapping definitions), `lifecycle` (a mapping's starts, scaling, stops and
+//! poller faults), `faults`, `workload`, `assertions`, `observe`;
 //! `isolation` decides from the steps' declarations whether the scenario needs its own broker.
 
 mod assertions;
 mod faults;
 mod functions;
 mod isolation;
+mod lifecycle;
 mod observe;
 mod setup;
 mod workload;
