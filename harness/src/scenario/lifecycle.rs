@@ -1,6 +1,7 @@
 //! A mapping's lifecycle: starts (and starts expected to be refused), scaling, disabling and
 //! enabling, and the faults on its pollers (kills, freezes).
 
+use super::mappings::StartAttempt;
 use super::setup::replaced_by_test_broker;
 use super::*;
 use crate::history::{FaultKind, FaultTarget, LifecycleAction};
@@ -11,43 +12,32 @@ impl Scenario {
         if self.expects_refused_start(name) {
             return self.start_expecting_refusal(name).await;
         }
-        let (topic, function) = {
-            let def = self.mapping_def(name)?;
-            (def.topic.clone(), def.function.clone())
-        };
-        if self.mapping_def(name)?.running.is_some() {
+        let def = self.mapping_def(name)?;
+        let (topic, function) = (def.topic().to_string(), def.function().to_string());
+        if def.is_running() {
             return Err(usage(format!("the mapping {name:?} is already started")));
         }
-        if !self.function_defined(&function).await {
+        if !self.functions.is_defined(&function).await {
             return Err(usage(format!(
                 "the mapping {name:?} invokes {function:?}, which is not defined: add 'Given a Lambda function \"{function}\" that succeeds'"
             )));
         }
         self.ensure_topic(&topic).await?;
         let def = self.mapping_def(name)?;
-        for note in replaced_by_test_broker(&def.config, &self.mapping_bootstrap()?) {
+        for note in replaced_by_test_broker(def.config(), &self.mapping_bootstrap()?) {
             tracing::info!(mapping = name, "{note}");
         }
-        let (config, group) = self.real_config(def)?;
-        let parsed = esm::config::MappingConfig::from_value(&config).map_err(|e| {
-            usage(format!(
-                "mapping {name:?}: {}",
-                self.names.localise(&e.to_string())
-            ))
-        })?;
-        if let Some(dest) = parsed.destination_topic.as_deref()
-            && let Some(local) = self.names.local(dest)
-        {
+        let config = self.real_config(def.config())?;
+        let group = def.group();
+        let destination = self.mapping_config(name)?.destination_topic.clone();
+        if let Some(local) = destination.and_then(|real| self.names.local(&real)) {
             self.ensure_topic(&local).await?;
         }
         let mapping = Arc::new(self.launch(name, &config).await?);
-        let pollers = self.poller_count(&topic, &parsed, pollers)?;
+        let pollers = self.poller_count(name, pollers)?;
         mapping.scale_to(pollers, LifecycleAction::Started).await?;
         self.watch_group(&group, &topic);
-        let def = self.mappings.get_mut(name).expect("checked above");
-        def.running = Some(mapping);
-        def.pollers_wanted = pollers;
-        Ok(())
+        self.mappings.started(name, mapping, pollers)
     }
 
     pub(super) async fn launch(&mut self, name: &str, config: &Value) -> Result<Mapping> {
@@ -59,14 +49,14 @@ impl Scenario {
             serde_json::to_vec_pretty(config).expect("json"),
         )
         .map_err(|e| usage(format!("cannot write {}: {e}", config_path.display())))?;
-        let function = self.mapping_def(name)?.function.clone();
-        let endpoint = self.function_endpoint(&function).await;
+        let function = self.mapping_def(name)?.function().to_string();
+        let endpoint = self.functions.endpoint(&function).await;
         let launch = MappingLaunch {
             name: name.to_string(),
             config_path,
             endpoint,
             bootstrap_servers: self.mapping_bootstrap()?,
-            uuid: self.mapping_def(name)?.uuid.clone(),
+            uuid: self.mapping_def(name)?.uuid().to_string(),
             function_timeout_ms: FUNCTION_TIMEOUT_MS,
             log_dir: self.work_dir.clone(),
         };
@@ -77,14 +67,12 @@ impl Scenario {
         ))
     }
 
-    /// Pollers are capped by the partition count and ProvisionedPollerConfig, as AWS does.
-    pub(super) fn poller_count(
-        &self,
-        topic: &str,
-        config: &esm::config::MappingConfig,
-        wanted: u32,
-    ) -> Result<u32> {
-        let partitions = self.topics.get(topic).map(|t| t.partitions).unwrap_or(1);
+    /// Pollers for `wanted` on a mapping: capped by its topic's partitions and its
+    /// ProvisionedPollerConfig, as AWS does.
+    fn poller_count(&self, name: &str, wanted: u32) -> Result<u32> {
+        let config = self.mapping_config(name)?;
+        let topic = self.mapping_def(name)?.topic();
+        let partitions = self.topics.partitions(topic);
         let cap = u32::try_from(partitions)
             .unwrap_or(1)
             .min(config.max_pollers)
@@ -107,13 +95,9 @@ impl Scenario {
     /// "the mapping M scales to N pollers".
     pub async fn scale_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
         let mapping = self.running(name)?;
-        let def = self.mapping_def(name)?;
-        let (config, _) = self.real_config(def)?;
-        let parsed = esm::config::MappingConfig::from_value(&config)?;
-        let count = self.poller_count(&def.topic.clone(), &parsed, pollers)?;
+        let count = self.poller_count(name, pollers)?;
         mapping.scale_to(count, LifecycleAction::Scaled).await?;
-        self.mappings.get_mut(name).expect("exists").pollers_wanted = count;
-        Ok(())
+        self.mappings.want_pollers(name, count)
     }
 
     /// "disabled": Enabled=false, every poller leaves the group cleanly.
@@ -125,7 +109,7 @@ impl Scenario {
     /// "enabled": the pollers come back with the mapping's config.
     pub async fn enable_mapping(&mut self, name: &str) -> Result<()> {
         let mapping = self.running(name)?;
-        let count = self.mapping_def(name)?.pollers_wanted;
+        let count = self.mapping_def(name)?.pollers_wanted();
         mapping.scale_to(count, LifecycleAction::Enabled).await?;
         Ok(())
     }
@@ -147,7 +131,7 @@ impl Scenario {
         if mapping.poller_count() > 0 {
             mapping.stop(LifecycleAction::StoppedForRestart).await;
         }
-        let count = self.mapping_def(name)?.pollers_wanted;
+        let count = self.mapping_def(name)?.pollers_wanted();
         mapping.scale_to(count, LifecycleAction::Restarted).await?;
         Ok(())
     }
@@ -181,8 +165,8 @@ impl Scenario {
     }
 
     async fn await_invocation_in_flight(&mut self, name: &str) -> Result<()> {
-        let function = self.mapping_def(name)?.function.clone();
-        let lambda = self.lambda().await.clone();
+        let function = self.mapping_def(name)?.function().to_string();
+        let lambda = self.functions.mock().await.clone();
         let this = &*self;
         wait::until(
             &format!("an invocation of {function:?} in flight"),
@@ -223,19 +207,18 @@ impl Scenario {
     /// refusal (or its running) is kept for the next step to judge; this step does not fail.
     pub async fn start_expecting_refusal(&mut self, name: &str) -> Result<()> {
         let attempt = self.attempt_refused_start(name).await?;
-        self.start_attempts.insert(name.to_string(), attempt);
+        self.mappings.keep_attempt(name, attempt);
         Ok(())
     }
 
     /// Runs one poller of M that should refuse its config: its exit status and log (names
     /// localised), or why it was not refused.
     pub(super) async fn attempt_refused_start(&mut self, name: &str) -> Result<StartAttempt> {
-        let topic = self.mapping_def(name)?.topic.clone();
+        let topic = self.mapping_def(name)?.topic().to_string();
         if !topic.is_empty() {
             self.ensure_topic(&topic).await?;
         }
-        let def = self.mapping_def(name)?;
-        let (config, _) = self.real_config(def)?;
+        let config = self.real_config(self.mapping_def(name)?.config())?;
         let mapping = self.launch(name, &config).await?;
         Ok(mapping
             .start_expecting_refusal(Duration::from_secs(REFUSAL_TIMEOUT_SECS))

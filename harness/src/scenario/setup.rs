@@ -1,6 +1,9 @@
-//! Setting a scenario up: broker, topics, functions and mapping definitions.
+//! Setting a scenario up: its broker, topics, functions and mapping definitions, and a
+//! mapping's config as the poller is given it.
 
+use super::mappings::mock_function_name;
 use super::*;
+use esm::config::MappingConfig;
 
 impl Scenario {
     /// "a Kafka broker", "… with offsets retention of N minutes", "a Kafka cluster of N brokers".
@@ -53,11 +56,7 @@ impl Scenario {
         partitions: i32,
         retention_ms: Option<u64>,
     ) -> Result<()> {
-        if !(1..=1000).contains(&partitions) {
-            return Err(usage(format!(
-                "topic {local}: {partitions} partitions; allowed 1 to 1000"
-            )));
-        }
+        Topics::check_partitions(local, partitions)?;
         let real = self.names.real(local);
         let replication = i16::try_from(self.broker()?.nodes().min(3)).unwrap_or(1);
         self.admin()?
@@ -70,48 +69,66 @@ impl Scenario {
                 .log_starts
                 .insert(real.clone());
         }
-        self.topics.insert(
-            local.to_string(),
-            TopicState {
-                real,
-                partitions,
-                next_value: 1,
-            },
-        );
+        self.topics.created(local, real, partitions);
         Ok(())
     }
 
     /// A topic the scenario names without creating it gets one partition, as a broker with
     /// auto-creation would give it.
     pub(super) async fn ensure_topic(&mut self, local: &str) -> Result<String> {
-        if !self.topics.contains_key(local) {
+        if !self.topics.contains(local) {
             self.create_topic(local, 1, None).await?;
         }
-        Ok(self.topics[local].real.clone())
+        self.topics.real(local)
     }
 
-    pub(super) async fn lambda(&mut self) -> &MockLambda {
-        if self.lambda.is_none() {
-            self.lambda = Some(MockLambda::start(self.history.clone()).await);
-        }
-        self.lambda.as_ref().expect("just set")
+    /// "the topic T grows to N partitions".
+    pub async fn grow_topic(&mut self, local: &str, partitions: i32) -> Result<()> {
+        let real = self.ensure_topic(local).await?;
+        self.admin()?.add_partitions(&real, partitions).await?;
+        self.topics.grown(local, partitions);
+        Ok(())
     }
 
     /// "a Lambda function X that …".
     pub async fn define_function(&mut self, name: &str, mode: Mode, delay_ms: u64) {
-        let lambda = self.lambda().await;
-        lambda.define(name, mode);
-        lambda.set_delay_ms(name, delay_ms);
+        self.functions.define_mock(name, mode, delay_ms).await;
     }
 
     /// "the function X starts succeeding / failing".
     pub async fn set_function_mode(&mut self, name: &str, mode: Mode) -> Result<()> {
-        let lambda = self
-            .lambda
-            .as_ref()
-            .ok_or_else(|| usage(format!("no Lambda function {name:?} was defined")))?;
-        lambda.set_mode(name, mode);
-        Ok(())
+        self.functions.set_mode(name, mode)
+    }
+
+    /// Where real functions' commands run: the folder of the feature file at `path`.
+    pub fn set_feature_path(&mut self, path: &std::path::Path) {
+        self.functions.set_feature_path(path);
+    }
+
+    /// "a Lambda function F running CMD [with reserved concurrency N] [with a timeout of S
+    /// seconds]": the command as Lambda execution environments, in the feature file's folder.
+    pub async fn define_real_function(
+        &mut self,
+        name: &str,
+        command: &str,
+        reserved_concurrency: Option<u32>,
+        timeout_seconds: Option<u64>,
+    ) -> Result<()> {
+        let work_dir = self.work_dir.clone();
+        self.functions
+            .define_real(
+                name,
+                command,
+                reserved_concurrency,
+                timeout_seconds,
+                &work_dir,
+            )
+            .await
+    }
+
+    /// "a Lambda function F served at URL": someone else's endpoint behind a recording proxy.
+    pub async fn define_served_function(&mut self, name: &str, url: &str) -> Result<()> {
+        self.functions.define_served(name, url).await
     }
 
     /// "an event source mapping M from T to F [with: table]".
@@ -134,83 +151,49 @@ impl Scenario {
     }
 
     /// "an event source mapping M configured as: json" (the get-event-source-mapping output of a
-    /// real mapping may be pasted: FunctionArn then names the function).
+    /// real mapping may be pasted: FunctionArn then names the function). The config is parsed
+    /// here, once, as the poller will be given it; a refusal is kept for the start to report.
     pub fn define_mapping(&mut self, name: &str, config: Value) -> Result<()> {
-        if self.mappings.contains_key(name) {
-            return Err(usage(format!("the mapping {name:?} is already defined")));
-        }
-        let topic = config["Topics"]
-            .get(0)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let function = mock_function_name(&config);
-        self.mappings.insert(
-            name.to_string(),
-            MappingDef {
-                topic,
-                function,
-                config,
-                uuid: uuid::Uuid::new_v4().to_string(),
-                running: None,
-                pollers_wanted: 1,
-            },
-        );
-        Ok(())
+        let parsed = MappingConfig::from_value(&self.real_config(&config)?);
+        self.mappings.define(name, config, parsed)
     }
 
     pub(super) fn mapping_def(&self, name: &str) -> Result<&MappingDef> {
-        self.mappings.get(name).ok_or_else(|| {
+        self.mappings.get(name)
+    }
+
+    pub(super) fn running(&self, name: &str) -> Result<Arc<Mapping>> {
+        self.mappings.running(name)
+    }
+
+    /// The parsed config of a mapping, or AWS's refusal of it (names as the scenario wrote them).
+    pub(super) fn mapping_config(&self, name: &str) -> Result<&MappingConfig> {
+        self.mapping_def(name)?.parsed().map_err(|e| {
             usage(format!(
-                "no mapping {name:?}: define it with 'Given an event source mapping \"{name}\" from …'"
+                "mapping {name:?}: {}",
+                self.names.localise(&e.to_string())
             ))
         })
     }
 
-    pub(super) fn running(&self, name: &str) -> Result<Arc<Mapping>> {
-        self.mapping_def(name)?
-            .running
-            .clone()
-            .ok_or_else(|| usage(format!("the mapping {name:?} was never started")))
-    }
-
-    /// The mapping's config with broker names, written where the poller reads it.
-    pub(super) fn real_config(&self, def: &MappingDef) -> Result<(Value, String)> {
-        let mut config = def.config.clone();
-        if let Some(topics) = config.get_mut("Topics").and_then(Value::as_array_mut) {
-            for t in topics.iter_mut() {
-                if let Some(local) = t.as_str() {
-                    *t = Value::String(self.names.real(local));
-                }
-            }
-        }
-        let mut group = def.uuid.clone();
-        for section in [
-            "SelfManagedKafkaEventSourceConfig",
-            "AmazonManagedKafkaEventSourceConfig",
-        ] {
-            if let Some(local) = config[section]["ConsumerGroupId"].as_str() {
-                let real = self.names.real(local);
-                group = real.clone();
-                config[section]["ConsumerGroupId"] = Value::String(real);
-            }
-        }
-        if let Some(dest) = config["DestinationConfig"]["OnFailure"]["Destination"].as_str()
-            && let Some(local) = dest.strip_prefix("kafka://")
+    /// A mapping's config (scenario-local names) as the poller reads it: broker names, and the
+    /// test broker's bootstrap servers unless an MSK ARN stands for the cluster.
+    pub(super) fn real_config(&self, local: &Value) -> Result<Value> {
+        let mut config = esm::config::with_names(local, |name| self.names.real(name));
+        if config.get("EventSourceArn").is_none()
+            && let Some(fields) = config.as_object_mut()
         {
-            config["DestinationConfig"]["OnFailure"]["Destination"] =
-                Value::String(format!("kafka://{}", self.names.real(local)));
-        }
-        if config.get("EventSourceArn").is_none() {
             let servers: Vec<Value> = self
                 .mapping_bootstrap()?
                 .split(',')
                 .map(|s| Value::String(s.to_string()))
                 .collect();
-            config["SelfManagedEventSource"] =
-                json!({ "Endpoints": { "KAFKA_BOOTSTRAP_SERVERS": servers } });
+            fields.insert(
+                "SelfManagedEventSource".into(),
+                json!({ "Endpoints": { "KAFKA_BOOTSTRAP_SERVERS": servers } }),
+            );
         }
-        Ok((config, group))
+        Ok(config)
     }
 
     pub(super) fn mapping_bootstrap(&self) -> Result<String> {
@@ -219,28 +202,6 @@ impl Scenario {
             .proxied_bootstrap_servers()
             .unwrap_or_else(|| broker.bootstrap_servers()))
     }
-
-    /// "the topic T grows to N partitions".
-    pub async fn grow_topic(&mut self, local: &str, partitions: i32) -> Result<()> {
-        let real = self.ensure_topic(local).await?;
-        self.admin()?.add_partitions(&real, partitions).await?;
-        if let Some(t) = self.topics.get_mut(local) {
-            t.partitions = partitions;
-        }
-        Ok(())
-    }
-}
-
-/// The function the mock Lambda serves for a mapping: the name inside FunctionName, or inside
-/// FunctionArn when a pasted get-event-source-mapping output has no FunctionName.
-fn mock_function_name(config: &Value) -> String {
-    let given = config["FunctionName"]
-        .as_str()
-        .or_else(|| config["FunctionArn"].as_str())
-        .unwrap_or_default();
-    esm::config::function_base_name(given)
-        .unwrap_or(given)
-        .to_string()
 }
 
 /// What a pasted mapping names that the scenario replaces: its bootstrap servers (by the test
