@@ -1,8 +1,11 @@
 //! One scenario's world: its broker, topics, functions, mappings, workload and history, behind
 //! methods the Cucumber steps call one to one. Steps stay thin; everything here is reachable
-//! from unit and integration tests. The methods are split by concern: `setup` (broker, topics,
-//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`;
-//! `isolation` decides from the steps' declarations whether the scenario needs its own broker.
+//! from unit and integration tests. State has owners with private fields: `topics::Topics`,
+//! `functions::Functions`, `mappings::Mappings` (a mapping's config parsed once, when it is
+//! defined). The step methods are split by concern: `setup` (broker, topics, functions, mapping
+//! definitions), `lifecycle` (a mapping's starts, scaling, stops and poller faults), `faults`,
+//! `workload`, `assertions`, `observe`; `isolation` decides from the steps' declarations whether
+//! the scenario needs its own broker.
 
 mod assertions;
 mod faults;
