@@ -493,6 +493,42 @@ fn function_name(top: &Obj) -> Result<String, ConfigError> {
     Ok(name.to_string())
 }
 
+/// The mapping JSON with every name it gives the broker passed through `rename`: each of
+/// Topics, the ConsumerGroupId of SelfManagedKafkaEventSourceConfig and of
+/// AmazonManagedKafkaEventSourceConfig, and the topic of a `kafka://` on-failure destination.
+/// Nothing else changes, and nothing is checked (that is [`MappingConfig::from_value`]'s): a
+/// field that is absent or not a string stays as it is. Reads the mapping at the top level, not
+/// inside a list-event-source-mappings output.
+pub fn with_names(value: &Value, rename: impl Fn(&str) -> String) -> Value {
+    let mut renamed = value.clone();
+    if let Some(topics) = renamed.get_mut("Topics").and_then(Value::as_array_mut) {
+        topics
+            .iter_mut()
+            .for_each(|topic| rename_string(topic, &rename));
+    }
+    for pointer in [
+        "/SelfManagedKafkaEventSourceConfig/ConsumerGroupId",
+        "/AmazonManagedKafkaEventSourceConfig/ConsumerGroupId",
+    ] {
+        if let Some(group) = renamed.pointer_mut(pointer) {
+            rename_string(group, &rename);
+        }
+    }
+    if let Some(Value::String(dest)) =
+        renamed.pointer_mut("/DestinationConfig/OnFailure/Destination")
+        && let Some(topic) = dest.strip_prefix("kafka://")
+    {
+        *dest = format!("kafka://{}", rename(topic));
+    }
+    renamed
+}
+
+fn rename_string(value: &mut Value, rename: &impl Fn(&str) -> String) {
+    if let Value::String(name) = value {
+        *name = rename(name);
+    }
+}
+
 /// The function's name inside a FunctionName, `None` when it is not one. Follows botocore's
 /// NamespacedFunctionName pattern, `(arn:(aws[a-zA-Z-]*)?:lambda:)?(REGION:)?(\d{12}:)?
 /// (function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, at most 256
@@ -1082,6 +1118,37 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn with_names_renames_topics_groups_and_the_kafka_destination_only() {
+        let config = json!({
+            "FunctionName": "process",
+            "Topics": ["orders", 7],
+            "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "g"},
+            "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "h"},
+            "DestinationConfig": {"OnFailure": {"Destination": "kafka://dlq"}},
+            "BatchSize": 10,
+        });
+        let renamed = with_names(&config, |name| format!("x-{name}"));
+        assert_eq!(
+            renamed,
+            json!({
+                "FunctionName": "process",
+                "Topics": ["x-orders", 7],
+                "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "x-g"},
+                "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "x-h"},
+                "DestinationConfig": {"OnFailure": {"Destination": "kafka://x-dlq"}},
+                "BatchSize": 10,
+            })
+        );
+        let sqs = json!({"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:q"}}});
+        assert_eq!(with_names(&sqs, |name| format!("x-{name}")), sqs);
+        let renamed = with_names(&minimal(), |name| format!("x-{name}"));
+        assert_eq!(
+            MappingConfig::from_value(&renamed).unwrap().topic,
+            "x-orders"
+        );
+    }
 
     fn minimal() -> Value {
         json!({

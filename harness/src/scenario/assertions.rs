@@ -5,10 +5,7 @@ use crate::history::{self, Event, InvocationOutcome, RecordRef};
 
 impl Scenario {
     pub(super) fn topic_real(&self, local: &str) -> Result<String> {
-        self.topics
-            .get(local)
-            .map(|t| t.real.clone())
-            .ok_or_else(|| usage(format!("no topic {local:?} in this scenario")))
+        self.topics.real(local)
     }
 
     /// The records of each invocation of `function`, from the history: the one store of
@@ -159,7 +156,7 @@ impl Scenario {
         let topic = self.topic_real(local)?;
         let admin = self.admin()?;
         let group = self.names.real(local_group);
-        let partitions = self.topics[local].partitions;
+        let partitions = self.topics.partitions(local);
         let what = format!("group {local_group:?} to commit the end of {local:?}");
         wait::until(&what, timeout, || {
             let admin = admin.clone();
@@ -310,7 +307,7 @@ impl Scenario {
             })
             .collect();
         for topic in self.destination_topics() {
-            if !self.topics.values().any(|t| t.real == topic) {
+            if !self.topics.holds_real(&topic) {
                 continue;
             }
             for record in admin.read_topic(&topic).await? {
@@ -332,12 +329,12 @@ impl Scenario {
         Ok(())
     }
 
+    /// The destination topics (broker names) of the mappings AWS accepts.
     pub(super) fn destination_topics(&self) -> Vec<String> {
         self.mappings
-            .values()
-            .filter_map(|def| def.config["DestinationConfig"]["OnFailure"]["Destination"].as_str())
-            .filter_map(|d| d.strip_prefix("kafka://"))
-            .map(|local| self.names.real(local))
+            .iter()
+            .filter_map(|(_, def)| def.destination_topic())
+            .map(str::to_string)
             .collect()
     }
 
@@ -631,7 +628,7 @@ impl Scenario {
     /// "the mapping M fails to start with an error mentioning S" (or "errors mentioning S and
     /// T": one refusal must name them all). A start step just before it already tried.
     pub async fn assert_fails_to_start(&mut self, name: &str, texts: &[&str]) -> Result<()> {
-        let attempt = match self.start_attempts.remove(name) {
+        let attempt = match self.mappings.take_attempt(name) {
             Some(attempt) => attempt,
             None => self.attempt_refused_start(name).await?,
         };
@@ -644,36 +641,6 @@ impl Scenario {
             )));
         }
         Ok(())
-    }
-
-    /// Whether the step after "the mapping M is started" expects that start to fail.
-    pub fn expects_refused_start(&self, name: &str) -> bool {
-        self.isolation.refused_starts.contains(name)
-    }
-
-    /// "the mapping M is started" followed by "… fails to start …": one poller runs, and its
-    /// refusal (or its running) is kept for the next step to judge; this step does not fail.
-    pub async fn start_expecting_refusal(&mut self, name: &str) -> Result<()> {
-        let attempt = self.attempt_refused_start(name).await?;
-        self.start_attempts.insert(name.to_string(), attempt);
-        Ok(())
-    }
-
-    /// Runs one poller of M that should refuse its config: its exit status and log (names
-    /// localised), or why it was not refused.
-    async fn attempt_refused_start(&mut self, name: &str) -> Result<StartAttempt> {
-        let topic = self.mapping_def(name)?.topic.clone();
-        if !topic.is_empty() {
-            self.ensure_topic(&topic).await?;
-        }
-        let def = self.mapping_def(name)?;
-        let (config, _) = self.real_config(def)?;
-        let mapping = self.launch(name, &config).await?;
-        Ok(mapping
-            .start_expecting_refusal(Duration::from_secs(REFUSAL_TIMEOUT_SECS))
-            .await
-            .map(|(status, log)| (status, self.names.localise(&log)))
-            .map_err(|e| self.names.localise(&e)))
     }
 
     /// "the mapping M reports an offset lag of N within S seconds".
@@ -703,13 +670,36 @@ impl Scenario {
         Ok(())
     }
 
+    /// "the function F had [at least] N cold starts | timeouts | crashes | throttles".
+    pub fn assert_function_events(
+        &self,
+        function: &str,
+        what: FunctionEvent,
+        count: usize,
+        at_least: bool,
+    ) -> Result<()> {
+        let seen = functions::count_function_events(&self.history.snapshot(), function, what);
+        let holds = if at_least {
+            seen >= count
+        } else {
+            seen == count
+        };
+        if holds {
+            return self.assert_no_malformed();
+        }
+        let expected = if at_least { "at least " } else { "" };
+        Err(failed(format!(
+            "{function:?} had {seen} {what:?} event(s), expected {expected}{count}"
+        )))
+    }
+
     /// The checkers' subject for each mapping.
     pub(super) fn subjects(&self) -> Result<Vec<Subject>> {
         let mut subjects = Vec::new();
-        for (name, def) in &self.mappings {
-            let (config, group) = self.real_config(def)?;
-            let topic = self.names.real(&def.topic);
-            let subject = Subject::from_config(name, &topic, &def.function, &group, &config)
+        for (name, def) in self.mappings.iter() {
+            let config = self.real_config(def.config())?;
+            let topic = self.names.real(def.topic());
+            let subject = Subject::from_config(name, &topic, def.function(), &def.group(), &config)
                 .map_err(|e| usage(format!("the mapping {name:?}: {e}")))?;
             subjects.push(subject);
         }
@@ -780,9 +770,6 @@ pub(super) async fn topic_size(admin: &Admin, topic: &str) -> std::result::Resul
     }
     Ok(held)
 }
-
-/// How long a poller that should refuse its config may run before the refusal counts as missed.
-pub const REFUSAL_TIMEOUT_SECS: u64 = 30;
 
 /// A field of a JSON document at a dotted path ("a.b.0.c"): strings as they are, other values
 /// as JSON text; `None` when the path leads nowhere.

@@ -84,7 +84,7 @@ impl Scenario {
             &format!("waiting for the broker to expire {local_group}'s offsets"),
             timeout,
         );
-        let topics: Vec<String> = self.topics.values().map(|t| t.real.clone()).collect();
+        let topics = self.topics.reals();
         let result = wait::until_every(
             &format!("the broker to expire the offsets of group {local_group}"),
             timeout,
@@ -144,12 +144,28 @@ impl Scenario {
         Ok(())
     }
 
+    /// "the function F crashes": every execution environment of F is killed at once.
+    pub async fn crash_function(&mut self, name: &str) -> Result<()> {
+        let function = self.functions.running(name)?;
+        let window = self
+            .nemesis
+            .open(FaultKind::FunctionCrash, FaultTarget::Function(name.into()));
+        let killed = function.crash().await;
+        window.close();
+        tracing::info!(
+            function = name,
+            killed,
+            "crashed every execution environment"
+        );
+        Ok(())
+    }
+
     /// "random faults hit the mapping M for N seconds": a plan drawn from the weighted
     /// [`schedule::SCHEDULE`] with the scenario's seed, carried out in order: poller and
     /// mapping faults, broker restarts and kills, network cuts and slowdowns. The same run seed
     /// and scenario title give the same plan; the pollers end as they began.
     pub async fn chaos(&mut self, name: &str, seconds: u64) -> Result<()> {
-        let wanted = self.mapping_def(name)?.pollers_wanted;
+        let wanted = self.mapping_def(name)?.pollers_wanted();
         self.own_broker_for("hit the broker and the network with random faults")?;
         let duration_ms = seconds
             .saturating_mul(1_000)
@@ -184,7 +200,7 @@ impl Scenario {
         match fault.kind {
             FaultKind::PollerKill => {
                 self.kill_poller(name).await?;
-                let count = self.mapping_def(name)?.pollers_wanted;
+                let count = self.mapping_def(name)?.pollers_wanted();
                 self.running(name)?
                     .scale_to(count, LifecycleAction::RestartedAfterPollerKill)
                     .await?;
@@ -234,8 +250,7 @@ impl Scenario {
 
     /// Scales to `pollers`, at most one per partition of the mapping's topic.
     async fn rescale_within_partitions(&mut self, name: &str, pollers: u32) -> Result<()> {
-        let topic = self.mapping_def(name)?.topic.clone();
-        let partitions = self.topics.get(&topic).map_or(1, |t| t.partitions);
+        let partitions = self.topics.partitions(self.mapping_def(name)?.topic());
         let pollers_max = u32::try_from(partitions).unwrap_or(1).max(1);
         let window = self
             .nemesis

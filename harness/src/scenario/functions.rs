@@ -1,9 +1,13 @@
-//! Real functions: the user's command run as Lambda execution environments, or someone else's
-//! endpoint behind a recording proxy (the `runtime` module), beside the mock.
+//! The scenario's functions: the mock, and real functions (the user's command run as Lambda
+//! execution environments, or someone else's endpoint behind a recording proxy: the `runtime`
+//! module) beside it; and what "the function F had N …" counts.
 
-use super::*;
-use crate::history::{EnvironmentChange, FaultKind, FaultTarget, InvocationOutcome};
+use super::{Result, file_name, sanitise, usage};
+use crate::history::{EnvironmentChange, EventKind, History, InvocationOutcome};
+use crate::lambda::{MockLambda, Mode};
 use crate::runtime::{FunctionSpec, RealFunction, ServedFunction};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// What "the function F had N …" counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,36 +71,80 @@ pub fn count_function_events(
 }
 
 /// A function that is not the mock.
-pub(super) enum RealEndpoint {
+enum RealEndpoint {
     Running(RealFunction),
     Served(ServedFunction),
 }
 
-impl Scenario {
-    /// Where real functions' commands run: the folder of the feature file at `path`.
-    pub fn set_feature_path(&mut self, path: &std::path::Path) {
-        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        self.feature_dir = absolute.parent().map(std::path::Path::to_path_buf);
+/// The scenario's functions: the mock Lambda (started on first use; it also records the calls
+/// of real functions), the real ones by name, and the folder their commands run in.
+pub(super) struct Functions {
+    history: History,
+    mock: Option<MockLambda>,
+    real: BTreeMap<String, RealEndpoint>,
+    feature_dir: Option<PathBuf>,
+}
+
+impl Functions {
+    pub(super) fn new(history: History) -> Functions {
+        Functions {
+            history,
+            mock: None,
+            real: BTreeMap::new(),
+            feature_dir: None,
+        }
     }
 
-    fn ensure_new_function(&self, name: &str) -> Result<()> {
-        let mock = self.lambda.as_ref().is_some_and(|l| l.is_defined(name));
-        if mock || self.real_functions.contains_key(name) {
+    /// The mock Lambda, started on first use.
+    pub(super) async fn mock(&mut self) -> &MockLambda {
+        if self.mock.is_none() {
+            self.mock = Some(MockLambda::start(self.history.clone()).await);
+        }
+        self.mock.as_ref().expect("just set")
+    }
+
+    /// A function the mock serves, with its behaviour and delay.
+    pub(super) async fn define_mock(&mut self, name: &str, mode: Mode, delay_ms: u64) {
+        let mock = self.mock().await;
+        mock.define(name, mode);
+        mock.set_delay_ms(name, delay_ms);
+    }
+
+    /// A new behaviour for a function of the mock.
+    pub(super) fn set_mode(&self, name: &str, mode: Mode) -> Result<()> {
+        let mock = self
+            .mock
+            .as_ref()
+            .ok_or_else(|| usage(format!("no Lambda function {name:?} was defined")))?;
+        mock.set_mode(name, mode);
+        Ok(())
+    }
+
+    /// Where real functions' commands run: the folder of the feature file at `path`.
+    pub(super) fn set_feature_path(&mut self, path: &Path) {
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.feature_dir = absolute.parent().map(Path::to_path_buf);
+    }
+
+    fn ensure_new(&self, name: &str) -> Result<()> {
+        let mock = self.mock.as_ref().is_some_and(|l| l.is_defined(name));
+        if mock || self.real.contains_key(name) {
             return Err(usage(format!("the function {name:?} is already defined")));
         }
         Ok(())
     }
 
-    /// "a Lambda function F running CMD [with reserved concurrency N] [with a timeout of S
-    /// seconds]": the command as Lambda execution environments, in the feature file's folder.
-    pub async fn define_real_function(
+    /// The command as Lambda execution environments, in the feature file's folder; their logs
+    /// go under `work_dir`.
+    pub(super) async fn define_real(
         &mut self,
         name: &str,
         command: &str,
         reserved_concurrency: Option<u32>,
         timeout_seconds: Option<u64>,
+        work_dir: &Path,
     ) -> Result<()> {
-        self.ensure_new_function(name)?;
+        self.ensure_new(name)?;
         let dir = match &self.feature_dir {
             Some(dir) => dir.clone(),
             None => std::env::current_dir()
@@ -109,62 +157,52 @@ impl Scenario {
         if let Some(seconds) = timeout_seconds {
             spec.timeout_ms = seconds.saturating_mul(1_000);
         }
-        let recorder = self.lambda().await.clone();
-        let log_dir = self.work_dir.join(format!("function-{}", sanitise(name)));
+        let recorder = self.mock().await.clone();
+        let log_dir = work_dir.join(format!("function-{}", sanitise(name)));
         let function = RealFunction::start(spec, recorder, self.history.clone(), &log_dir).await?;
-        self.real_functions
+        self.real
             .insert(name.to_string(), RealEndpoint::Running(function));
         Ok(())
     }
 
-    /// "a Lambda function F served at URL": someone else's endpoint behind a recording proxy.
-    pub async fn define_served_function(&mut self, name: &str, url: &str) -> Result<()> {
-        self.ensure_new_function(name)?;
-        let recorder = self.lambda().await.clone();
+    /// Someone else's endpoint behind a recording proxy.
+    pub(super) async fn define_served(&mut self, name: &str, url: &str) -> Result<()> {
+        self.ensure_new(name)?;
+        let recorder = self.mock().await.clone();
         let function = ServedFunction::start(name, url, recorder, self.history.clone()).await?;
-        self.real_functions
+        self.real
             .insert(name.to_string(), RealEndpoint::Served(function));
         Ok(())
     }
 
-    /// "the function F crashes": every execution environment of F is killed at once.
-    pub async fn crash_function(&mut self, name: &str) -> Result<()> {
-        let Some(RealEndpoint::Running(function)) = self.real_functions.get(name) else {
-            return Err(usage(format!(
+    /// A function whose execution environments the harness runs (only those can crash).
+    pub(super) fn running(&self, name: &str) -> Result<&RealFunction> {
+        match self.real.get(name) {
+            Some(RealEndpoint::Running(function)) => Ok(function),
+            _ => Err(usage(format!(
                 "only a function defined with 'running \"…\"' can crash; {name:?} is not one"
-            )));
-        };
-        let window = self
-            .nemesis
-            .open(FaultKind::FunctionCrash, FaultTarget::Function(name.into()));
-        let killed = function.crash().await;
-        window.close();
-        tracing::info!(
-            function = name,
-            killed,
-            "crashed every execution environment"
-        );
-        Ok(())
+            ))),
+        }
     }
 
     /// Whether a call naming `function` reaches a mock or a real function.
-    pub(super) async fn function_defined(&mut self, function: &str) -> bool {
-        self.real_functions.contains_key(function) || self.lambda().await.is_defined(function)
+    pub(super) async fn is_defined(&mut self, function: &str) -> bool {
+        self.real.contains_key(function) || self.mock().await.is_defined(function)
     }
 
     /// The Invoke endpoint that serves `function`.
-    pub(super) async fn function_endpoint(&mut self, function: &str) -> String {
-        match self.real_functions.get(function) {
+    pub(super) async fn endpoint(&mut self, function: &str) -> String {
+        match self.real.get(function) {
             Some(RealEndpoint::Running(f)) => f.endpoint(),
             Some(RealEndpoint::Served(f)) => f.endpoint(),
-            None => self.lambda().await.endpoint(),
+            None => self.mock().await.endpoint(),
         }
     }
 
     /// Stops every real function; returns their environments' logs for the report.
-    pub(super) async fn stop_real_functions(&mut self) -> Vec<(String, std::path::PathBuf)> {
+    pub(super) async fn stop_real(&mut self) -> Vec<(String, PathBuf)> {
         let mut logs = Vec::new();
-        for (name, function) in std::mem::take(&mut self.real_functions) {
+        for (name, function) in std::mem::take(&mut self.real) {
             if let RealEndpoint::Running(function) = function {
                 function.stop().await;
                 for path in function.log_paths() {
@@ -173,29 +211,6 @@ impl Scenario {
             }
         }
         logs
-    }
-
-    /// "the function F had [at least] N cold starts | timeouts | crashes | throttles".
-    pub fn assert_function_events(
-        &self,
-        function: &str,
-        what: FunctionEvent,
-        count: usize,
-        at_least: bool,
-    ) -> Result<()> {
-        let seen = count_function_events(&self.history.snapshot(), function, what);
-        let holds = if at_least {
-            seen >= count
-        } else {
-            seen == count
-        };
-        if holds {
-            return self.assert_no_malformed();
-        }
-        let expected = if at_least { "at least " } else { "" };
-        Err(failed(format!(
-            "{function:?} had {seen} {what:?} event(s), expected {expected}{count}"
-        )))
     }
 }
 

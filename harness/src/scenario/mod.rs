@@ -1,15 +1,21 @@
 //! One scenario's world: its broker, topics, functions, mappings, workload and history, behind
 //! methods the Cucumber steps call one to one. Steps stay thin; everything here is reachable
-//! from unit and integration tests. The methods are split by concern: `setup` (broker, topics,
-//! functions, mappings and their lifecycle), `faults`, `workload`, `assertions`, `observe`;
-//! `isolation` decides from the steps' declarations whether the scenario needs its own broker.
+//! from unit and integration tests. State has owners with private fields: `topics::Topics`,
+//! `functions::Functions`, `mappings::Mappings` (a mapping's config parsed once, when it is
+//! defined). The step methods are split by concern: `setup` (broker, topics, functions, mapping
+//! definitions), `lifecycle` (a mapping's starts, scaling, stops and poller faults), `faults`,
+//! `workload`, `assertions`, `observe`; `isolation` decides from the steps' declarations whether
+//! the scenario needs its own broker.
 
 mod assertions;
 mod faults;
 mod functions;
 mod isolation;
+mod lifecycle;
+mod mappings;
 mod observe;
 mod setup;
+mod topics;
 mod workload;
 
 pub use functions::FunctionEvent;
@@ -20,11 +26,13 @@ use crate::admin::Admin;
 use crate::broker::{BackendKind, Broker, BrokerOptions};
 use crate::check::{self, Subject, Verdict};
 use crate::history::{EventKind, History};
-use crate::lambda::{MockLambda, Mode};
+use crate::lambda::Mode;
 use crate::mapping::{ConsumerCommand, Mapping, MappingLaunch};
 use crate::names::Names;
 use crate::nemesis::Nemesis;
 use crate::wait;
+use functions::Functions;
+use mappings::{MappingDef, Mappings};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -32,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use topics::Topics;
 
 /// How often the observer reads committed offsets and log-start offsets from the broker.
 pub const OBSERVE_INTERVAL_MS: u64 = 200;
@@ -177,25 +186,6 @@ impl RunContext {
     }
 }
 
-/// A start expected to fail: the poller's exit status and log, or why it was not refused.
-pub(super) type StartAttempt = std::result::Result<(String, String), String>;
-
-struct TopicState {
-    real: String,
-    partitions: i32,
-    next_value: u64,
-}
-
-struct MappingDef {
-    topic: String,
-    function: String,
-    /// The mapping as the scenario wrote it (scenario-local names).
-    config: Value,
-    uuid: String,
-    running: Option<Arc<Mapping>>,
-    pollers_wanted: u32,
-}
-
 pub struct Scenario {
     ctx: Arc<RunContext>,
     pub title: String,
@@ -207,18 +197,13 @@ pub struct Scenario {
     broker: Option<Arc<Broker>>,
     owns_broker: bool,
     admin: Option<Arc<Admin>>,
-    lambda: Option<MockLambda>,
-    /// Functions that are not the mock, and the folder their commands run in.
-    real_functions: BTreeMap<String, functions::RealEndpoint>,
-    feature_dir: Option<PathBuf>,
-    topics: BTreeMap<String, TopicState>,
-    mappings: BTreeMap<String, MappingDef>,
+    topics: Topics,
+    functions: Functions,
+    mappings: Mappings,
     producers: Vec<(String, JoinHandle<Result<u64>>)>,
     observer: Option<JoinHandle<()>>,
     watched: Arc<Mutex<Watched>>,
     nemesis: Nemesis,
-    /// Starts made by a start step for the "fails to start" step after it.
-    start_attempts: BTreeMap<String, StartAttempt>,
     /// A slot among the scenarios with a broker of their own, held until the scenario ends.
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -240,6 +225,7 @@ impl Scenario {
             .map_err(|e| usage(format!("cannot create {}: {e}", work_dir.display())))?;
         crate::procs::register_temp_dir(&work_dir);
         let history = History::new();
+        let functions = Functions::new(history.clone());
         Ok(Scenario {
             nemesis: Nemesis::new(history.clone()),
             ctx,
@@ -252,15 +238,12 @@ impl Scenario {
             broker: None,
             owns_broker: false,
             admin: None,
-            lambda: None,
-            real_functions: BTreeMap::new(),
-            feature_dir: None,
-            topics: BTreeMap::new(),
-            mappings: BTreeMap::new(),
+            topics: Topics::default(),
+            functions,
+            mappings: Mappings::default(),
             producers: Vec::new(),
             observer: None,
             watched: Arc::new(Mutex::new(Watched::default())),
-            start_attempts: BTreeMap::new(),
             slot: None,
         })
     }
@@ -276,15 +259,15 @@ impl Scenario {
     /// artifacts and returns their folder.
     pub async fn finish(mut self, failed: bool) -> Option<PathBuf> {
         let mut logs: Vec<(String, PathBuf)> = Vec::new();
-        for (name, def) in &self.mappings {
-            if let Some(mapping) = &def.running {
+        for (name, _) in self.mappings.iter() {
+            if let Ok(mapping) = self.mappings.running(name) {
                 mapping.kill_all().await;
                 for path in mapping.log_paths() {
                     logs.push((format!("{name}: {}", file_name(&path)), path));
                 }
             }
         }
-        logs.extend(self.stop_real_functions().await);
+        logs.extend(self.functions.stop_real().await);
         for (_, handle) in self.producers.drain(..) {
             handle.abort();
         }

@@ -1,7 +1,9 @@
-//! Setting a scenario up: broker, topics, functions, mappings, and the mappings' lifecycle.
+//! Setting a scenario up: its broker, topics, functions and mapping definitions, and a
+//! mapping's config as the poller is given it.
 
+use super::mappings::mock_function_name;
 use super::*;
-use crate::history::{FaultKind, FaultTarget, LifecycleAction};
+use esm::config::MappingConfig;
 
 impl Scenario {
     /// "a Kafka broker", "… with offsets retention of N minutes", "a Kafka cluster of N brokers".
@@ -54,11 +56,7 @@ impl Scenario {
         partitions: i32,
         retention_ms: Option<u64>,
     ) -> Result<()> {
-        if !(1..=1000).contains(&partitions) {
-            return Err(usage(format!(
-                "topic {local}: {partitions} partitions; allowed 1 to 1000"
-            )));
-        }
+        Topics::check_partitions(local, partitions)?;
         let real = self.names.real(local);
         let replication = i16::try_from(self.broker()?.nodes().min(3)).unwrap_or(1);
         self.admin()?
@@ -71,48 +69,66 @@ impl Scenario {
                 .log_starts
                 .insert(real.clone());
         }
-        self.topics.insert(
-            local.to_string(),
-            TopicState {
-                real,
-                partitions,
-                next_value: 1,
-            },
-        );
+        self.topics.created(local, real, partitions);
         Ok(())
     }
 
     /// A topic the scenario names without creating it gets one partition, as a broker with
     /// auto-creation would give it.
     pub(super) async fn ensure_topic(&mut self, local: &str) -> Result<String> {
-        if !self.topics.contains_key(local) {
+        if !self.topics.contains(local) {
             self.create_topic(local, 1, None).await?;
         }
-        Ok(self.topics[local].real.clone())
+        self.topics.real(local)
     }
 
-    pub(super) async fn lambda(&mut self) -> &MockLambda {
-        if self.lambda.is_none() {
-            self.lambda = Some(MockLambda::start(self.history.clone()).await);
-        }
-        self.lambda.as_ref().expect("just set")
+    /// "the topic T grows to N partitions".
+    pub async fn grow_topic(&mut self, local: &str, partitions: i32) -> Result<()> {
+        let real = self.ensure_topic(local).await?;
+        self.admin()?.add_partitions(&real, partitions).await?;
+        self.topics.grown(local, partitions);
+        Ok(())
     }
 
     /// "a Lambda function X that …".
     pub async fn define_function(&mut self, name: &str, mode: Mode, delay_ms: u64) {
-        let lambda = self.lambda().await;
-        lambda.define(name, mode);
-        lambda.set_delay_ms(name, delay_ms);
+        self.functions.define_mock(name, mode, delay_ms).await;
     }
 
     /// "the function X starts succeeding / failing".
     pub async fn set_function_mode(&mut self, name: &str, mode: Mode) -> Result<()> {
-        let lambda = self
-            .lambda
-            .as_ref()
-            .ok_or_else(|| usage(format!("no Lambda function {name:?} was defined")))?;
-        lambda.set_mode(name, mode);
-        Ok(())
+        self.functions.set_mode(name, mode)
+    }
+
+    /// Where real functions' commands run: the folder of the feature file at `path`.
+    pub fn set_feature_path(&mut self, path: &std::path::Path) {
+        self.functions.set_feature_path(path);
+    }
+
+    /// "a Lambda function F running CMD [with reserved concurrency N] [with a timeout of S
+    /// seconds]": the command as Lambda execution environments, in the feature file's folder.
+    pub async fn define_real_function(
+        &mut self,
+        name: &str,
+        command: &str,
+        reserved_concurrency: Option<u32>,
+        timeout_seconds: Option<u64>,
+    ) -> Result<()> {
+        let work_dir = self.work_dir.clone();
+        self.functions
+            .define_real(
+                name,
+                command,
+                reserved_concurrency,
+                timeout_seconds,
+                &work_dir,
+            )
+            .await
+    }
+
+    /// "a Lambda function F served at URL": someone else's endpoint behind a recording proxy.
+    pub async fn define_served_function(&mut self, name: &str, url: &str) -> Result<()> {
+        self.functions.define_served(name, url).await
     }
 
     /// "an event source mapping M from T to F [with: table]".
@@ -135,83 +151,49 @@ impl Scenario {
     }
 
     /// "an event source mapping M configured as: json" (the get-event-source-mapping output of a
-    /// real mapping may be pasted: FunctionArn then names the function).
+    /// real mapping may be pasted: FunctionArn then names the function). The config is parsed
+    /// here, once, as the poller will be given it; a refusal is kept for the start to report.
     pub fn define_mapping(&mut self, name: &str, config: Value) -> Result<()> {
-        if self.mappings.contains_key(name) {
-            return Err(usage(format!("the mapping {name:?} is already defined")));
-        }
-        let topic = config["Topics"]
-            .get(0)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let function = mock_function_name(&config);
-        self.mappings.insert(
-            name.to_string(),
-            MappingDef {
-                topic,
-                function,
-                config,
-                uuid: uuid::Uuid::new_v4().to_string(),
-                running: None,
-                pollers_wanted: 1,
-            },
-        );
-        Ok(())
+        let parsed = MappingConfig::from_value(&self.real_config(&config)?);
+        self.mappings.define(name, config, parsed)
     }
 
     pub(super) fn mapping_def(&self, name: &str) -> Result<&MappingDef> {
-        self.mappings.get(name).ok_or_else(|| {
+        self.mappings.get(name)
+    }
+
+    pub(super) fn running(&self, name: &str) -> Result<Arc<Mapping>> {
+        self.mappings.running(name)
+    }
+
+    /// The parsed config of a mapping, or AWS's refusal of it (names as the scenario wrote them).
+    pub(super) fn mapping_config(&self, name: &str) -> Result<&MappingConfig> {
+        self.mapping_def(name)?.parsed().map_err(|e| {
             usage(format!(
-                "no mapping {name:?}: define it with 'Given an event source mapping \"{name}\" from …'"
+                "mapping {name:?}: {}",
+                self.names.localise(&e.to_string())
             ))
         })
     }
 
-    pub(super) fn running(&self, name: &str) -> Result<Arc<Mapping>> {
-        self.mapping_def(name)?
-            .running
-            .clone()
-            .ok_or_else(|| usage(format!("the mapping {name:?} was never started")))
-    }
-
-    /// The mapping's config with broker names, written where the poller reads it.
-    pub(super) fn real_config(&self, def: &MappingDef) -> Result<(Value, String)> {
-        let mut config = def.config.clone();
-        if let Some(topics) = config.get_mut("Topics").and_then(Value::as_array_mut) {
-            for t in topics.iter_mut() {
-                if let Some(local) = t.as_str() {
-                    *t = Value::String(self.names.real(local));
-                }
-            }
-        }
-        let mut group = def.uuid.clone();
-        for section in [
-            "SelfManagedKafkaEventSourceConfig",
-            "AmazonManagedKafkaEventSourceConfig",
-        ] {
-            if let Some(local) = config[section]["ConsumerGroupId"].as_str() {
-                let real = self.names.real(local);
-                group = real.clone();
-                config[section]["ConsumerGroupId"] = Value::String(real);
-            }
-        }
-        if let Some(dest) = config["DestinationConfig"]["OnFailure"]["Destination"].as_str()
-            && let Some(local) = dest.strip_prefix("kafka://")
+    /// A mapping's config (scenario-local names) as the poller reads it: broker names, and the
+    /// test broker's bootstrap servers unless an MSK ARN stands for the cluster.
+    pub(super) fn real_config(&self, local: &Value) -> Result<Value> {
+        let mut config = esm::config::with_names(local, |name| self.names.real(name));
+        if config.get("EventSourceArn").is_none()
+            && let Some(fields) = config.as_object_mut()
         {
-            config["DestinationConfig"]["OnFailure"]["Destination"] =
-                Value::String(format!("kafka://{}", self.names.real(local)));
-        }
-        if config.get("EventSourceArn").is_none() {
             let servers: Vec<Value> = self
                 .mapping_bootstrap()?
                 .split(',')
                 .map(|s| Value::String(s.to_string()))
                 .collect();
-            config["SelfManagedEventSource"] =
-                json!({ "Endpoints": { "KAFKA_BOOTSTRAP_SERVERS": servers } });
+            fields.insert(
+                "SelfManagedEventSource".into(),
+                json!({ "Endpoints": { "KAFKA_BOOTSTRAP_SERVERS": servers } }),
+            );
         }
-        Ok((config, group))
+        Ok(config)
     }
 
     pub(super) fn mapping_bootstrap(&self) -> Result<String> {
@@ -220,241 +202,11 @@ impl Scenario {
             .proxied_bootstrap_servers()
             .unwrap_or_else(|| broker.bootstrap_servers()))
     }
-
-    /// "the mapping M is started [with N pollers]".
-    pub async fn start_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
-        if self.expects_refused_start(name) {
-            return self.start_expecting_refusal(name).await;
-        }
-        let (topic, function) = {
-            let def = self.mapping_def(name)?;
-            (def.topic.clone(), def.function.clone())
-        };
-        if self.mapping_def(name)?.running.is_some() {
-            return Err(usage(format!("the mapping {name:?} is already started")));
-        }
-        if !self.function_defined(&function).await {
-            return Err(usage(format!(
-                "the mapping {name:?} invokes {function:?}, which is not defined: add 'Given a Lambda function \"{function}\" that succeeds'"
-            )));
-        }
-        self.ensure_topic(&topic).await?;
-        let def = self.mapping_def(name)?;
-        for note in replaced_by_test_broker(&def.config, &self.mapping_bootstrap()?) {
-            tracing::info!(mapping = name, "{note}");
-        }
-        let (config, group) = self.real_config(def)?;
-        let parsed = esm::config::MappingConfig::from_value(&config).map_err(|e| {
-            usage(format!(
-                "mapping {name:?}: {}",
-                self.names.localise(&e.to_string())
-            ))
-        })?;
-        if let Some(dest) = parsed.destination_topic.as_deref()
-            && let Some(local) = self.names.local(dest)
-        {
-            self.ensure_topic(&local).await?;
-        }
-        let mapping = Arc::new(self.launch(name, &config).await?);
-        let pollers = self.poller_count(&topic, &parsed, pollers)?;
-        mapping.scale_to(pollers, LifecycleAction::Started).await?;
-        self.watch_group(&group, &topic);
-        let def = self.mappings.get_mut(name).expect("checked above");
-        def.running = Some(mapping);
-        def.pollers_wanted = pollers;
-        Ok(())
-    }
-
-    pub(super) async fn launch(&mut self, name: &str, config: &Value) -> Result<Mapping> {
-        let config_path = self
-            .work_dir
-            .join(format!("mapping-{}.json", sanitise(name)));
-        std::fs::write(
-            &config_path,
-            serde_json::to_vec_pretty(config).expect("json"),
-        )
-        .map_err(|e| usage(format!("cannot write {}: {e}", config_path.display())))?;
-        let function = self.mapping_def(name)?.function.clone();
-        let endpoint = self.function_endpoint(&function).await;
-        let launch = MappingLaunch {
-            name: name.to_string(),
-            config_path,
-            endpoint,
-            bootstrap_servers: self.mapping_bootstrap()?,
-            uuid: self.mapping_def(name)?.uuid.clone(),
-            function_timeout_ms: FUNCTION_TIMEOUT_MS,
-            log_dir: self.work_dir.clone(),
-        };
-        Ok(Mapping::new(
-            launch,
-            self.ctx.consumer.clone(),
-            self.history.clone(),
-        ))
-    }
-
-    /// Pollers are capped by the partition count and ProvisionedPollerConfig, as AWS does.
-    pub(super) fn poller_count(
-        &self,
-        topic: &str,
-        config: &esm::config::MappingConfig,
-        wanted: u32,
-    ) -> Result<u32> {
-        let partitions = self.topics.get(topic).map(|t| t.partitions).unwrap_or(1);
-        let cap = u32::try_from(partitions)
-            .unwrap_or(1)
-            .min(config.max_pollers)
-            .min(crate::mapping::POLLERS_MAX);
-        if wanted == 0 {
-            return Err(usage("a mapping runs at least 1 poller"));
-        }
-        let count = wanted.min(cap).max(config.min_pollers.min(cap));
-        if count != wanted {
-            tracing::info!(
-                topic,
-                wanted,
-                count,
-                "poller count capped by partitions and ProvisionedPollerConfig"
-            );
-        }
-        Ok(count)
-    }
-
-    /// "the mapping M scales to N pollers".
-    pub async fn scale_mapping(&mut self, name: &str, pollers: u32) -> Result<()> {
-        let mapping = self.running(name)?;
-        let def = self.mapping_def(name)?;
-        let (config, _) = self.real_config(def)?;
-        let parsed = esm::config::MappingConfig::from_value(&config)?;
-        let count = self.poller_count(&def.topic.clone(), &parsed, pollers)?;
-        mapping.scale_to(count, LifecycleAction::Scaled).await?;
-        self.mappings.get_mut(name).expect("exists").pollers_wanted = count;
-        Ok(())
-    }
-
-    /// "disabled": Enabled=false, every poller leaves the group cleanly.
-    pub async fn disable_mapping(&mut self, name: &str) -> Result<()> {
-        self.running(name)?.stop(LifecycleAction::Disabled).await;
-        Ok(())
-    }
-
-    /// "enabled": the pollers come back with the mapping's config.
-    pub async fn enable_mapping(&mut self, name: &str) -> Result<()> {
-        let mapping = self.running(name)?;
-        let count = self.mapping_def(name)?.pollers_wanted;
-        mapping.scale_to(count, LifecycleAction::Enabled).await?;
-        Ok(())
-    }
-
-    /// "killed": SIGKILL of every poller.
-    pub async fn kill_mapping(&mut self, name: &str) -> Result<()> {
-        let mapping = self.running(name)?;
-        let window = self
-            .nemesis
-            .open(FaultKind::MappingKill, FaultTarget::Mapping(name.into()));
-        mapping.kill_all().await;
-        window.close();
-        Ok(())
-    }
-
-    /// "restarted": pollers come back after a kill or a stop.
-    pub async fn restart_mapping(&mut self, name: &str) -> Result<()> {
-        let mapping = self.running(name)?;
-        if mapping.poller_count() > 0 {
-            mapping.stop(LifecycleAction::StoppedForRestart).await;
-        }
-        let count = self.mapping_def(name)?.pollers_wanted;
-        mapping.scale_to(count, LifecycleAction::Restarted).await?;
-        Ok(())
-    }
-
-    /// "a poller of M is killed".
-    pub async fn kill_poller(&mut self, name: &str) -> Result<()> {
-        let mapping = self.running(name)?;
-        let window = self
-            .nemesis
-            .open(FaultKind::PollerKill, FaultTarget::Mapping(name.into()));
-        let killed = mapping.kill_one().await;
-        window.close();
-        killed
-            .map(|_| ())
-            .ok_or_else(|| failed(format!("the mapping {name:?} has no live poller to kill")))
-    }
-
-    /// "killed during an invocation": waits for a call of the mapping's function to be in
-    /// flight, then SIGKILLs every poller.
-    pub async fn kill_mapping_during_invocation(&mut self, name: &str) -> Result<()> {
-        self.await_invocation_in_flight(name).await?;
-        self.kill_mapping(name).await
-    }
-
-    /// "disabled during an invocation": waits for a call of the mapping's function to be in
-    /// flight, then stops every poller cleanly (SIGTERM): the call finishes, its success is
-    /// committed, the pollers leave the group.
-    pub async fn disable_mapping_during_invocation(&mut self, name: &str) -> Result<()> {
-        self.await_invocation_in_flight(name).await?;
-        self.disable_mapping(name).await
-    }
-
-    async fn await_invocation_in_flight(&mut self, name: &str) -> Result<()> {
-        let function = self.mapping_def(name)?.function.clone();
-        let lambda = self.lambda().await.clone();
-        let this = &*self;
-        wait::until(
-            &format!("an invocation of {function:?} in flight"),
-            Duration::from_secs(30),
-            || async {
-                match lambda.in_flight(&function) {
-                    0 => Err(format!(
-                        "{} invocations so far, none in flight",
-                        this.invocation_count(&function)
-                    )),
-                    _ => Ok(()),
-                }
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// "frozen for N seconds": SIGSTOP, the time, SIGCONT.
-    pub async fn freeze_mapping(&mut self, name: &str, seconds: u64) -> Result<()> {
-        let mapping = self.running(name)?;
-        let window = self
-            .nemesis
-            .open(FaultKind::Freeze, FaultTarget::Mapping(name.into()));
-        mapping.freeze(true);
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        mapping.freeze(false);
-        window.close();
-        Ok(())
-    }
-
-    /// "the topic T grows to N partitions".
-    pub async fn grow_topic(&mut self, local: &str, partitions: i32) -> Result<()> {
-        let real = self.ensure_topic(local).await?;
-        self.admin()?.add_partitions(&real, partitions).await?;
-        if let Some(t) = self.topics.get_mut(local) {
-            t.partitions = partitions;
-        }
-        Ok(())
-    }
-}
-
-/// The function the mock Lambda serves for a mapping: the name inside FunctionName, or inside
-/// FunctionArn when a pasted get-event-source-mapping output has no FunctionName.
-fn mock_function_name(config: &Value) -> String {
-    let given = config["FunctionName"]
-        .as_str()
-        .or_else(|| config["FunctionArn"].as_str())
-        .unwrap_or_default();
-    esm::config::function_base_name(given)
-        .unwrap_or(given)
-        .to_string()
 }
 
 /// What a pasted mapping names that the scenario replaces: its bootstrap servers (by the test
 /// broker's), its MSK cluster (the test broker stands for it) and its function ARN (the mock's).
-fn replaced_by_test_broker(pasted: &Value, bootstrap: &str) -> Vec<String> {
+pub(super) fn replaced_by_test_broker(pasted: &Value, bootstrap: &str) -> Vec<String> {
     let mut notes = Vec::new();
     let servers = &pasted["SelfManagedEventSource"]["Endpoints"]["KAFKA_BOOTSTRAP_SERVERS"];
     if let Some(list) = servers.as_array().filter(|l| !l.is_empty()) {

@@ -26,7 +26,7 @@ impl Scenario {
             value
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{stem}-{n}"))
-        });
+        })?;
         produce_values(&admin, &self.history, &real, key, &values, headers).await
     }
 
@@ -37,12 +37,10 @@ impl Scenario {
         local: &str,
         count: u64,
         make: impl Fn(&str, u64) -> String,
-    ) -> Vec<String> {
-        let topic = self.topics.get_mut(local).expect("the topic exists");
-        let first = topic.next_value;
-        topic.next_value += count;
+    ) -> Result<Vec<String>> {
+        let numbers = self.topics.reserve_values(local, count)?;
         let stem = local.trim_end_matches('s');
-        (first..first + count).map(|n| make(stem, n)).collect()
+        Ok(numbers.map(|n| make(stem, n)).collect())
     }
 
     /// "a record with an empty value / a null value is produced to T", "a record with value V
@@ -91,7 +89,7 @@ impl Scenario {
             let pad = bytes.saturating_sub(value.len());
             value.extend(std::iter::repeat_n('x', pad));
             value
-        });
+        })?;
         produce_values(&admin, &self.history, &real, None, &values, &[]).await
     }
 
@@ -110,10 +108,8 @@ impl Scenario {
         let real = self.ensure_topic(local).await?;
         let admin = self.admin()?;
         let history = self.history.clone();
-        let topic = self.topics.get_mut(local).expect("ensured");
-        let first = topic.next_value;
         let total = per_second * seconds;
-        topic.next_value += total;
+        let first = self.topics.reserve_values(local, total)?.start;
         let stem = local.trim_end_matches('s').to_string();
         let handle = tokio::spawn(async move {
             let started = tokio::time::Instant::now();
