@@ -117,6 +117,14 @@ async fn run() -> Result<()> {
         shards.push(shard);
     }
     print_summary(&features, tags.as_deref(), &runs, &shards);
+    if runs.iter().chain(&shards).any(|r| !r.failures.is_empty()) {
+        // A failure is evidence: its report folder (history, timeline, logs) outlives the run.
+        println!(
+            "  reports of failed scenarios kept in {} and {}",
+            full_dir.keep().display(),
+            shard_dir.keep().display()
+        );
+    }
     if procs::live_count() != 0 {
         bail!(
             "{} child process group(s) still alive after the benchmark",

@@ -6,7 +6,7 @@ use super::{BrokerError, BrokerOptions, KAFKA_VERSION, READY_TIMEOUT_MS, log_tai
 use crate::procs::{self, ChildProc, LineHook};
 use crate::proxy::TcpProxy;
 use base64::Engine;
-use rand::RngCore;
+use rand::{Rng, RngCore};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -669,8 +669,57 @@ fn new_cluster_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `count` distinct free loopback ports (all held at once so none repeats).
+/// Broker ports are picked from here up to just below the kernel's ephemeral range.
+const PORT_POOL_LOW: u16 = 20_000;
+/// Random picks tried before giving up on finding free ports.
+const PORT_PICKS_MAX: usize = 10_000;
+
+/// `count` distinct free loopback ports for broker listeners, below the kernel's ephemeral
+/// range: a port picked there stays free until the JVM binds it a few seconds later (and across
+/// a node's restart), while a port from the ephemeral range can meanwhile become the source port
+/// of any outgoing connection, and brokers, pollers and clients open many. No port is handed out
+/// twice by this process, so brokers started at the same moment never pick the same one.
 fn free_ports(count: usize) -> Result<Vec<u16>, BrokerError> {
+    static HANDED_OUT: Mutex<std::collections::BTreeSet<u16>> =
+        Mutex::new(std::collections::BTreeSet::new());
+    let Some(high) = ephemeral_low().and_then(|low| low.checked_sub(1)) else {
+        return ephemeral_ports(count);
+    };
+    if high < PORT_POOL_LOW.saturating_add(1_000) {
+        return ephemeral_ports(count); // no room below the ephemeral range on this system
+    }
+    let mut handed_out = HANDED_OUT.lock().expect("ports lock poisoned");
+    let mut rng = rand::rng();
+    let mut picked = Vec::with_capacity(count);
+    for _ in 0..PORT_PICKS_MAX {
+        if picked.len() == count {
+            break;
+        }
+        let port = rng.random_range(PORT_POOL_LOW..=high);
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
+            picked.push(port);
+        }
+    }
+    if picked.len() < count {
+        return Err(BrokerError::io(format!(
+            "cannot find {count} free ports on 127.0.0.1 between {PORT_POOL_LOW} and {high}"
+        ))(std::io::Error::from(
+            std::io::ErrorKind::AddrInUse,
+        )));
+    }
+    Ok(picked)
+}
+
+/// The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`).
+fn ephemeral_low() -> Option<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
+}
+
+/// `count` distinct ports the kernel hands out (all held at once so none repeats): the fallback
+/// where the ephemeral range leaves no room below it.
+fn ephemeral_ports(count: usize) -> Result<Vec<u16>, BrokerError> {
     let listeners = (0..count)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<Vec<_>, _>>()
@@ -748,9 +797,18 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_distinct() {
-        let ports = free_ports(6).unwrap();
-        let unique: std::collections::BTreeSet<_> = ports.iter().collect();
-        assert_eq!(unique.len(), 6);
+    fn free_ports_are_distinct_across_calls_and_below_the_ephemeral_range() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            for port in free_ports(6).unwrap() {
+                assert!(seen.insert(port), "port {port} handed out twice");
+            }
+        }
+        if let Some(low) = ephemeral_low().filter(|&low| low > PORT_POOL_LOW + 1_000) {
+            assert!(
+                seen.iter().all(|&p| p >= PORT_POOL_LOW && p < low),
+                "{seen:?}"
+            );
+        }
     }
 }
