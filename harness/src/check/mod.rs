@@ -11,7 +11,9 @@ mod start;
 
 use crate::contract::event::EventError;
 use crate::contract::{self, MappingModel, StartingPosition};
-use crate::history::{Event, EventKind, InvocationOutcome, ItemFailure, RecordRef};
+use crate::history::{
+    Event, EventKind, FaultKind, FaultPhase, InvocationOutcome, ItemFailure, RecordRef,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub use start::start_position;
@@ -714,14 +716,36 @@ fn kill_times(events: &[Event]) -> Vec<u64> {
         .collect()
 }
 
+/// How long after a freeze ends its pollers may still act on the group membership they had: a
+/// poller frozen past its session timeout learns that it lost its partitions only when its
+/// client's timer fires after the thaw (within milliseconds here), and a call it starts first
+/// can overlap the new owner's. Kafka cannot fence such a zombie; no consumer avoids it.
+const THAW_ZOMBIE_MS: u64 = 1_000;
+
+/// Times at which freezes ended (SIGCONT of the mapping's pollers).
+fn thaw_times(events: &[Event]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Fault {
+                fault,
+                phase: FaultPhase::Ended,
+            } if fault.kind == FaultKind::Freeze => Some(e.at_ms),
+            _ => None,
+        })
+        .collect()
+}
+
 /// At most one invocation per partition in flight: no two calls carrying records of the same
-/// partition overlap in `[start_ms, end_ms)`, unless a poller was killed in between (noted).
+/// partition overlap in `[start_ms, end_ms)`, unless a poller was killed in between, or the
+/// earlier call started in the first [`THAW_ZOMBIE_MS`] after a freeze ended (both noted).
 pub fn single_in_flight(events: &[Event], s: &Subject) -> Verdict {
     single_in_flight_of(&invocations(events, &s.topic, &s.function), events, s)
 }
 
 fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
     let kills = kill_times(events);
+    let thaws = thaw_times(events);
     let mut by_partition: BTreeMap<i32, Vec<&Inv>> = BTreeMap::new();
     for inv in invs {
         let partitions: BTreeSet<i32> = inv.records.iter().map(|&(p, _)| p).collect();
@@ -749,6 +773,14 @@ fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
                     push_evidence(&mut notes, || {
                         format!("note: {pair}, after a poller was killed")
                     });
+                } else if thaws
+                    .iter()
+                    .any(|&t| t <= a.start_ms && a.start_ms < t + THAW_ZOMBIE_MS)
+                {
+                    excused += 1;
+                    push_evidence(&mut notes, || {
+                        format!("note: {pair}, the first started just after a freeze ended")
+                    });
                 } else {
                     overlaps += 1;
                     push_evidence(&mut evidence, || pair);
@@ -758,7 +790,7 @@ fn single_in_flight_of(invs: &[Inv], events: &[Event], s: &Subject) -> Verdict {
         }
     }
     let summary = format!(
-        "{overlaps} overlapping pair(s) of invocations on one partition of {}; {excused} across a poller kill",
+        "{overlaps} overlapping pair(s) of invocations on one partition of {}; {excused} across a poller kill or a thaw",
         s.topic
     );
     evidence.extend(notes);
@@ -1182,6 +1214,46 @@ mod tests {
     }
 
     #[test]
+    fn a_thawed_pollers_first_call_is_excused_and_a_later_one_is_not() {
+        let freeze = |at_ms: u64, phase: FaultPhase| {
+            ev(
+                at_ms,
+                EventKind::Fault {
+                    fault: crate::history::Fault {
+                        id: 1,
+                        kind: FaultKind::Freeze,
+                        target: crate::history::FaultTarget::Mapping("esm".into()),
+                        latency_ms: None,
+                    },
+                    phase,
+                },
+            )
+        };
+        let mut events = three_produced();
+        events.push(freeze(10, FaultPhase::Began));
+        events.push(freeze(20_000, FaultPhase::Ended));
+        // #1: the thawed poller's call before it learned its session expired; #2: the new
+        // owner's, overlapping it.
+        events.push(ok(1, 20_004, 20_024, &[(0, 0)]));
+        events.push(ok(2, 20_016, 20_036, &[(0, 0), (0, 1)]));
+        let v = single_in_flight(&history(events.clone()), &subject());
+        assert!(v.ok, "{v:?}");
+        assert!(
+            v.summary.ends_with("1 across a poller kill or a thaw"),
+            "{v:?}"
+        );
+        // Two overlapping calls a second after the thaw are no zombie's: caught.
+        events.push(ok(3, 21_000, 21_050, &[(0, 2)]));
+        events.push(ok(4, 21_010, 21_060, &[(0, 2)]));
+        let v = single_in_flight(&history(events), &subject());
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains("#3 [21000, 21050) ms overlaps #4"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn a_kill_excuses_only_the_calls_it_could_have_orphaned() {
         let mut events = three_produced();
         // #1 is the killed poller's call, still running in the function after the kill at 15;
@@ -1200,7 +1272,10 @@ mod tests {
         let v = single_in_flight(&history(events), &subject());
         assert!(!v.ok, "{v:?}");
         assert!(v.summary.starts_with("1 overlapping pair(s)"), "{v:?}");
-        assert!(v.summary.ends_with("2 across a poller kill"), "{v:?}");
+        assert!(
+            v.summary.ends_with("2 across a poller kill or a thaw"),
+            "{v:?}"
+        );
         assert!(
             v.evidence[0].contains("#2 [20, 50) ms overlaps #3 [30, 60)"),
             "{v:?}"
