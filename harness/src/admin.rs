@@ -347,11 +347,61 @@ impl Admin {
             target,
             source,
         })?;
-        Ok(Produced {
+        let mut produced = Produced {
             partition: delivery.partition,
             offset: delivery.offset,
             timestamp_ms: delivery.timestamp.to_millis().unwrap_or(-1),
-        })
+        };
+        if produced.offset < 0 {
+            // librdkafka acknowledges an idempotent retry the broker had already written
+            // (DUPLICATE_SEQUENCE_NUMBER) without its offset; the history needs the offset.
+            produced.offset = self.find_offset(topic, &produced, key, value).await?;
+            tracing::warn!(
+                topic,
+                partition = produced.partition,
+                offset = produced.offset,
+                "a record was acknowledged without its offset; found it in the partition"
+            );
+        }
+        Ok(produced)
+    }
+
+    /// The offset of a record just written to `produced.partition`, found among the partition's
+    /// last [`FIND_OFFSET_WINDOW`] records by key, value and timestamp (the last match: a
+    /// record produced again with the same key, value and millisecond is indistinguishable).
+    pub async fn find_offset(
+        &self,
+        topic: &str,
+        produced: &Produced,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<i64, AdminError> {
+        let (low, high) = self.watermarks(topic, produced.partition).await?;
+        let from = low.max(high - FIND_OFFSET_WINDOW);
+        let ends = BTreeMap::from([(produced.partition, (from, high))]);
+        let (inner, topic_owned) = (self.inner.clone(), topic.to_string());
+        let target = format!("topic {topic} partition {}", produced.partition);
+        let records = self
+            .blocking("read", &target, move || {
+                read_ranges(&inner, &topic_owned, &ends)
+            })
+            .await??;
+        records
+            .iter()
+            .rev()
+            .find(|r| {
+                r.key.as_deref() == key
+                    && r.value.as_deref() == value
+                    && r.timestamp_ms == Some(produced.timestamp_ms)
+            })
+            .map(|r| r.offset)
+            .ok_or_else(|| AdminError::Refused {
+                op: "find the offset of a record acknowledged without one in",
+                target,
+                detail: format!(
+                    "no record with its key, value and timestamp at offsets {from} to {high}"
+                ),
+            })
     }
 
     /// Produces many `(key, value)` records with the same headers, at most [`MAX_IN_FLIGHT`] at
@@ -568,6 +618,10 @@ fn check_results(
     }
     Ok(())
 }
+
+/// How far back from the high watermark a record acknowledged without its offset is looked for:
+/// it was written moments ago, behind at most the other records then in flight.
+const FIND_OFFSET_WINDOW: i64 = 10_000;
 
 /// Reads `[low, high)` of each partition with an assigned consumer.
 fn read_ranges(

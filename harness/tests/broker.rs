@@ -76,6 +76,21 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
     for (p, n) in &by_partition {
         assert_eq!(admin.watermarks("orders", *p).await.unwrap(), (0, *n));
     }
+    // A delivery acknowledged without its offset is found again by key, value and timestamp.
+    let (k7, v7) = (b"k7".as_slice(), b"v7".as_slice());
+    let unknown = harness::admin::Produced {
+        offset: -1001,
+        ..produced[7].clone()
+    };
+    let found = admin
+        .find_offset("orders", &unknown, Some(k7), Some(v7))
+        .await
+        .unwrap();
+    assert_eq!(found, produced[7].offset);
+    let absent = admin
+        .find_offset("orders", &unknown, Some(k7), Some(b"never".as_slice()))
+        .await;
+    assert!(absent.is_err(), "{absent:?}");
 
     commit(&servers, "g1", "orders", &[(0, 3)]);
     assert_eq!(
