@@ -80,7 +80,7 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
     let (k7, v7) = (b"k7".as_slice(), b"v7".as_slice());
     let unknown = harness::admin::Produced {
         offset: -1001,
-        ..produced[7].clone()
+        ..produced[7]
     };
     let found = admin
         .find_offset("orders", &unknown, Some(k7), Some(v7))
