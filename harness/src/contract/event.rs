@@ -174,8 +174,8 @@ fn parse_list(list_key: &str, list: &Value) -> Result<Vec<Record>, EventError> {
     for (i, item) in items.iter().enumerate() {
         let here = format!("{at}[{i}]");
         let record = parse_record(item, &here)?;
-        let expected_key = format!("{}-{}", record.topic, record.partition);
-        if expected_key != list_key {
+        if !is_list_key(list_key, &record.topic, record.partition) {
+            let expected_key = format!("{}-{}", record.topic, record.partition);
             return Err(error(
                 &here,
                 format!("is of {expected_key:?}, listed under {list_key:?}"),
@@ -197,14 +197,37 @@ fn parse_list(list_key: &str, list: &Value) -> Result<Vec<Record>, EventError> {
     Ok(out)
 }
 
+/// Whether `key` is `"<topic>-<partition>"`, without building it.
+fn is_list_key(key: &str, topic: &str, partition: i32) -> bool {
+    key.strip_prefix(topic)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|number| {
+            number.parse::<i32>() == Ok(partition) && !number.starts_with(['+', '0'])
+                || number == "0" && partition == 0
+        })
+}
+
 fn integer(object: &Map<String, Value>, name: &str, at: &str) -> Result<i64, EventError> {
-    let here = format!("{at}.{name}");
+    // The field's path is written only for an error: a body holds thousands of records.
+    let here = || format!("{at}.{name}");
     match object.get(name) {
         Some(v) => v
             .as_i64()
             .filter(|n| *n >= 0)
-            .ok_or_else(|| error(&here, format!("{v} is not a non-negative integer"))),
-        None => Err(error(&here, "is missing")),
+            .ok_or_else(|| error(&here(), format!("{v} is not a non-negative integer"))),
+        None => Err(error(&here(), "is missing")),
+    }
+}
+
+/// [`string_field`] of a record's member, its path written only for an error.
+fn member_str<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    at: &str,
+) -> Result<&'a str, EventError> {
+    match object.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        _ => string_field(object, name, &format!("{at}.{name}")),
     }
 }
 
@@ -212,7 +235,7 @@ fn parse_record(item: &Value, at: &str) -> Result<Record, EventError> {
     let object = item
         .as_object()
         .ok_or_else(|| error(at, "is not an object"))?;
-    let topic = string_field(object, "topic", &format!("{at}.topic"))?;
+    let topic = member_str(object, "topic", at)?;
     if topic.is_empty() {
         return Err(error(&format!("{at}.topic"), "is empty"));
     }
@@ -222,17 +245,16 @@ fn parse_record(item: &Value, at: &str) -> Result<Record, EventError> {
             "does not fit a 32-bit partition",
         )
     })?;
-    let timestamp_type =
-        match string_field(object, "timestampType", &format!("{at}.timestampType"))? {
-            "CREATE_TIME" => TimestampType::CreateTime,
-            "LOG_APPEND_TIME" => TimestampType::LogAppendTime,
-            other => {
-                return Err(error(
-                    &format!("{at}.timestampType"),
-                    format!("{other:?} is neither CREATE_TIME nor LOG_APPEND_TIME"),
-                ));
-            }
-        };
+    let timestamp_type = match member_str(object, "timestampType", at)? {
+        "CREATE_TIME" => TimestampType::CreateTime,
+        "LOG_APPEND_TIME" => TimestampType::LogAppendTime,
+        other => {
+            return Err(error(
+                &format!("{at}.timestampType"),
+                format!("{other:?} is neither CREATE_TIME nor LOG_APPEND_TIME"),
+            ));
+        }
+    };
     Ok(Record {
         topic: topic.to_string(),
         partition,
@@ -241,7 +263,7 @@ fn parse_record(item: &Value, at: &str) -> Result<Record, EventError> {
         timestamp_type,
         key: base64_field(object, "key", at)?,
         value: base64_field(object, "value", at)?,
-        headers: parse_headers(object.get("headers"), &format!("{at}.headers"))?,
+        headers: parse_headers(object.get("headers"), at)?,
     })
 }
 
@@ -251,18 +273,28 @@ fn base64_field(
     name: &str,
     at: &str,
 ) -> Result<Option<Vec<u8>>, EventError> {
-    let here = format!("{at}.{name}");
+    let here = || format!("{at}.{name}");
     match object.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => base64::engine::general_purpose::STANDARD
             .decode(text)
             .map(Some)
-            .map_err(|e| error(&here, format!("is not base64: {e}"))),
-        Some(other) => Err(error(&here, format!("{other} is not a base64 string"))),
+            .map_err(|e| error(&here(), format!("is not base64: {e}"))),
+        Some(other) => Err(error(&here(), format!("{other} is not a base64 string"))),
     }
 }
 
-fn parse_headers(headers: Option<&Value>, at: &str) -> Result<Vec<(String, Vec<i8>)>, EventError> {
+/// `record_at` is the record's path; the headers' own is written only when needed.
+fn parse_headers(
+    headers: Option<&Value>,
+    record_at: &str,
+) -> Result<Vec<(String, Vec<i8>)>, EventError> {
+    if let Some(Value::Array(items)) = headers
+        && items.is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let at = &format!("{record_at}.headers");
     let items = match headers {
         Some(Value::Array(items)) => items,
         Some(other) => return Err(error(at, format!("{other} is not an array"))),
@@ -352,6 +384,25 @@ mod tests {
             parse_value(&msk).unwrap().source,
             EventSource::Msk { .. }
         ));
+    }
+
+    #[test]
+    fn a_list_key_is_exactly_topic_dash_partition() {
+        for (key, topic, partition) in [("t-0", "t", 0), ("my-topic-12", "my-topic", 12)] {
+            assert!(is_list_key(key, topic, partition), "{key}");
+            assert_eq!(key, format!("{topic}-{partition}"));
+        }
+        for (key, topic, partition) in [
+            ("t-00", "t", 0),
+            ("t-012", "t", 12),
+            ("t-+1", "t", 1),
+            ("t-1", "t", 2),
+            ("t1", "t", 1),
+            ("u-1", "t", 1),
+            ("t-1 ", "t", 1),
+        ] {
+            assert!(!is_list_key(key, topic, partition), "{key}");
+        }
     }
 
     #[test]
