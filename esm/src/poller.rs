@@ -930,16 +930,7 @@ mod tests {
 
     #[test]
     fn pending_keeps_each_partitions_records_in_order_across_interleaved_runs() {
-        let record = |partition: i32, offset: i64| KafkaRecord {
-            topic: "t".into(),
-            partition,
-            offset,
-            timestamp_ms: 0,
-            timestamp_type: crate::event::TimestampType::CreateTime,
-            key: None,
-            value: None,
-            headers: Vec::new(),
-        };
+        let record = crate::settle::tests::rec;
         let mut pending = Pending::default();
         assert!(pending.is_empty());
         for (p, o) in [(0, 0), (0, 1), (3, 7), (0, 2), (3, 8), (1, 4)] {
