@@ -76,7 +76,7 @@ pub fn parse_value(json: &Value) -> Result<KafkaEvent, EventError> {
         .as_object()
         .ok_or_else(|| error("event", "is not a JSON object"))?;
     let source = event_source(top)?;
-    let bootstrap_servers = string_field(top, "bootstrapServers", "bootstrapServers")?;
+    let bootstrap_servers = string_field(top, "bootstrapServers", "")?;
     check_servers(bootstrap_servers)?;
     let lists = top
         .get("records")
@@ -105,20 +105,29 @@ pub fn parse_value(json: &Value) -> Result<KafkaEvent, EventError> {
     })
 }
 
+/// The string member `name` of `object`; `parent` is the object's path ("" at the top), and
+/// the member's path is written only for an error: a body holds thousands of records.
 fn string_field<'a>(
     object: &'a Map<String, Value>,
     name: &str,
-    at: &str,
+    parent: &str,
 ) -> Result<&'a str, EventError> {
+    let here = || {
+        if parent.is_empty() {
+            name.to_string()
+        } else {
+            format!("{parent}.{name}")
+        }
+    };
     match object.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(error(at, format!("{other} is not a string"))),
-        None => Err(error(at, "is missing")),
+        Some(other) => Err(error(&here(), format!("{other} is not a string"))),
+        None => Err(error(&here(), "is missing")),
     }
 }
 
 fn event_source(top: &Map<String, Value>) -> Result<EventSource, EventError> {
-    let source = string_field(top, "eventSource", "eventSource")?;
+    let source = string_field(top, "eventSource", "")?;
     let arn = top.get("eventSourceArn");
     match (source, arn) {
         ("SelfManagedKafka", None) => Ok(EventSource::SelfManaged),
@@ -219,23 +228,11 @@ fn integer(object: &Map<String, Value>, name: &str, at: &str) -> Result<i64, Eve
     }
 }
 
-/// [`string_field`] of a record's member, its path written only for an error.
-fn member_str<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<&'a str, EventError> {
-    match object.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        _ => string_field(object, name, &format!("{at}.{name}")),
-    }
-}
-
 fn parse_record(item: &Value, at: &str) -> Result<Record, EventError> {
     let object = item
         .as_object()
         .ok_or_else(|| error(at, "is not an object"))?;
-    let topic = member_str(object, "topic", at)?;
+    let topic = string_field(object, "topic", at)?;
     if topic.is_empty() {
         return Err(error(&format!("{at}.topic"), "is empty"));
     }
@@ -245,7 +242,7 @@ fn parse_record(item: &Value, at: &str) -> Result<Record, EventError> {
             "does not fit a 32-bit partition",
         )
     })?;
-    let timestamp_type = match member_str(object, "timestampType", at)? {
+    let timestamp_type = match string_field(object, "timestampType", at)? {
         "CREATE_TIME" => TimestampType::CreateTime,
         "LOG_APPEND_TIME" => TimestampType::LogAppendTime,
         other => {
