@@ -719,7 +719,9 @@ fn kill_times(events: &[Event]) -> Vec<u64> {
 /// How long after a freeze ends its pollers may still act on the group membership they had: a
 /// poller frozen past its session timeout learns that it lost its partitions only when its
 /// client's timer fires after the thaw (within milliseconds here), and a call it starts first
-/// can overlap the new owner's. Kafka cannot fence such a zombie; no consumer avoids it.
+/// can overlap the new owner's. Kafka cannot fence such a zombie; no consumer avoids it. The
+/// broker removes a member whose heartbeats stop for the session timeout and rebalances
+/// (librdkafka CONFIGURATION.md, `session.timeout.ms`); AWS's Kafka pages say nothing of it.
 const THAW_ZOMBIE_MS: u64 = 1_000;
 
 /// Times at which freezes ended (SIGCONT of the mapping's pollers).
