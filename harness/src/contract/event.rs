@@ -9,6 +9,8 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
+mod fast;
+
 /// Records accepted in one event; far above what fits in the Invoke API's 6 MB.
 pub const RECORDS_MAX: usize = 1_000_000;
 
@@ -63,8 +65,14 @@ pub struct KafkaEvent {
     pub records: Vec<Record>,
 }
 
-/// Parses an event body (the Invoke request's payload).
+/// Parses an event body (the Invoke request's payload): in one streaming pass when the body is
+/// well formed, else precisely, to name the fault.
 pub fn parse(body: &[u8]) -> Result<KafkaEvent, EventError> {
+    fast::parse(body).map_or_else(|| parse_precise(body), Ok)
+}
+
+/// Parses an event body through `serde_json::Value`, naming the first fault by its path.
+fn parse_precise(body: &[u8]) -> Result<KafkaEvent, EventError> {
     let json: Value =
         serde_json::from_slice(body).map_err(|e| error("event", format!("is not JSON: {e}")))?;
     parse_value(&json)
@@ -127,8 +135,14 @@ fn string_field<'a>(
 }
 
 fn event_source(top: &Map<String, Value>) -> Result<EventSource, EventError> {
-    let source = string_field(top, "eventSource", "")?;
-    let arn = top.get("eventSourceArn");
+    source_of(
+        string_field(top, "eventSource", "")?,
+        top.get("eventSourceArn"),
+    )
+}
+
+/// The source an `eventSource` and a present (or absent) `eventSourceArn` describe.
+fn source_of(source: &str, arn: Option<&Value>) -> Result<EventSource, EventError> {
     match (source, arn) {
         ("SelfManagedKafka", None) => Ok(EventSource::SelfManaged),
         ("SelfManagedKafka", Some(arn)) => Err(error(
