@@ -158,7 +158,7 @@ pub struct Invoked<'a> {
 
 /// The invocations among `events`, in their order: the history is the one store of
 /// invocations, for assertions and checkers alike.
-pub fn invocations(events: &[Event]) -> impl Iterator<Item = Invoked<'_>> {
+pub fn invocations(events: &[Arc<Event>]) -> impl Iterator<Item = Invoked<'_>> {
     events.iter().filter_map(|e| match &e.kind {
         EventKind::Invocation {
             function,
@@ -359,7 +359,9 @@ pub struct Event {
 #[derive(Clone)]
 pub struct History {
     began: Instant,
-    events: Arc<Mutex<Vec<Event>>>,
+    /// Each event is shared: a snapshot copies pointers, not the events (a soak's history
+    /// holds millions, and checkers and waiters take snapshots while it grows).
+    events: Arc<Mutex<Vec<Arc<Event>>>>,
     body_bytes: Arc<AtomicUsize>,
 }
 
@@ -379,7 +381,8 @@ impl History {
     }
 
     /// Builds a history from events already made (tests, replays of a history.jsonl).
-    pub fn from_events(mut events: Vec<Event>) -> Self {
+    pub fn from_events(events: Vec<Event>) -> Self {
+        let mut events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         events.sort_by_key(|e| e.at_ms);
         History {
             began: Instant::now(),
@@ -425,7 +428,7 @@ impl History {
     /// The events, also after a writer panicked: the only panic while the lock is held is the
     /// [`EVENTS_MAX`] assertion, before a push, so the events are whole; and a fault window
     /// closing while a panic unwinds must still record its end.
-    fn events(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+    fn events(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Event>>> {
         self.events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -438,11 +441,11 @@ impl History {
             events.len() < EVENTS_MAX,
             "history passed {EVENTS_MAX} events: the scenario's workload is unbounded"
         );
-        events.push(Event { at_ms, kind });
+        events.push(Arc::new(Event { at_ms, kind }));
     }
 
     /// All events, ordered by time (stable for equal stamps).
-    pub fn snapshot(&self) -> Vec<Event> {
+    pub fn snapshot(&self) -> Vec<Arc<Event>> {
         let mut events = self.events().clone();
         events.sort_by_key(|e| e.at_ms);
         events
@@ -451,7 +454,7 @@ impl History {
     /// The events appended since position `cursor` (in append order, not sorted), and the
     /// position after them: a waiter that keeps the cursor copies each event once, not the
     /// whole history every poll.
-    pub fn since(&self, cursor: usize) -> (Vec<Event>, usize) {
+    pub fn since(&self, cursor: usize) -> (Vec<Arc<Event>>, usize) {
         let events = self.events.lock().expect("history lock poisoned");
         let from = cursor.min(events.len());
         (events[from..].to_vec(), events.len())
@@ -469,7 +472,7 @@ impl History {
     pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
         for event in self.snapshot() {
-            serde_json::to_writer(&mut out, &event)?;
+            serde_json::to_writer(&mut out, &*event)?;
             out.write_all(b"\n")?;
         }
         out.flush()
@@ -576,6 +579,10 @@ mod tests {
         assert_eq!(first, readable);
     }
 
+    fn shared(events: Vec<Event>) -> Vec<Arc<Event>> {
+        events.into_iter().map(Arc::new).collect()
+    }
+
     fn commit_at(at_ms: u64, offset: i64) -> Event {
         Event {
             at_ms,
@@ -647,7 +654,10 @@ mod tests {
     fn a_history_from_events_holds_them_in_time_order() {
         let history = History::from_events(vec![commit_at(30, 2), commit_at(10, 1)]);
         assert_eq!(history.len(), 2);
-        assert_eq!(history.snapshot(), vec![commit_at(10, 1), commit_at(30, 2)]);
+        assert_eq!(
+            history.snapshot(),
+            shared(vec![commit_at(10, 1), commit_at(30, 2)])
+        );
     }
 
     #[test]
@@ -685,12 +695,12 @@ mod tests {
         let (first, cursor) = history.since(0);
         assert_eq!(
             first,
-            vec![commit_at(30, 1), commit_at(10, 2)],
+            shared(vec![commit_at(30, 1), commit_at(10, 2)]),
             "append order"
         );
         assert_eq!(cursor, 2);
         history.record_at(20, commit_at(0, 3).kind);
-        assert_eq!(history.since(cursor), (vec![commit_at(20, 3)], 3));
+        assert_eq!(history.since(cursor), (shared(vec![commit_at(20, 3)]), 3));
         assert_eq!(history.since(9), (Vec::new(), 3));
     }
 

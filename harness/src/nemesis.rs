@@ -237,8 +237,8 @@ mod tests {
         history
             .snapshot()
             .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Fault { fault, phase } => Some((fault.id, fault.kind, phase)),
+            .filter_map(|e| match &e.kind {
+                EventKind::Fault { fault, phase } => Some((fault.id, fault.kind, *phase)),
                 _ => None,
             })
             .collect()

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Marks drawn per lane and kind (dots, bars); beyond it marks are sampled evenly.
 pub const MARKS_PER_LANE_MAX: usize = 5_000;
@@ -88,7 +89,7 @@ impl Mark {
 }
 
 /// Marks per invocation id, from the environments' changes and the invocations' outcomes.
-fn invocation_marks(events: &[Event]) -> BTreeMap<u64, Vec<Mark>> {
+fn invocation_marks(events: &[Arc<Event>]) -> BTreeMap<u64, Vec<Mark>> {
     let mut marks: BTreeMap<u64, Vec<Mark>> = BTreeMap::new();
     for e in events {
         let (id, mark) = match &e.kind {
@@ -147,7 +148,7 @@ impl LaneData {
     }
 }
 
-fn lanes(events: &[Event]) -> BTreeMap<Lane, LaneData> {
+fn lanes(events: &[Arc<Event>]) -> BTreeMap<Lane, LaneData> {
     let mut lanes: BTreeMap<Lane, LaneData> = BTreeMap::new();
     let marks = invocation_marks(events);
     for e in events {
@@ -234,7 +235,7 @@ impl Scale {
     }
 }
 
-fn time_range(events: &[Event]) -> Scale {
+fn time_range(events: &[Arc<Event>]) -> Scale {
     let mut t0 = u64::MAX;
     let mut t1 = 0u64;
     for e in events {
@@ -255,7 +256,7 @@ fn time_range(events: &[Event]) -> Scale {
 
 /// Fault windows as (fault, begin, end), paired by fault id; an unclosed window runs to the
 /// end of the picture.
-fn fault_windows(events: &[Event], end_ms: u64) -> Vec<(&Fault, u64, u64)> {
+fn fault_windows(events: &[Arc<Event>], end_ms: u64) -> Vec<(&Fault, u64, u64)> {
     let mut open: BTreeMap<u64, (&Fault, u64)> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
@@ -279,7 +280,7 @@ fn fault_windows(events: &[Event], end_ms: u64) -> Vec<(&Fault, u64, u64)> {
 }
 
 /// The timeline picture: one lane per (topic, partition), time across, offsets up.
-pub fn timeline_svg(events: &[Event], names: &Names, title: &str) -> String {
+pub fn timeline_svg(events: &[Arc<Event>], names: &Names, title: &str) -> String {
     let lanes = lanes(events);
     let scale = time_range(events);
     let end_ms = scale.t0 + scale.span_ms as u64;
@@ -424,7 +425,13 @@ fn legend(svg: &mut String) {
     }
 }
 
-fn lifecycle_ticks(svg: &mut String, events: &[Event], scale: &Scale, names: &Names, bottom: f64) {
+fn lifecycle_ticks(
+    svg: &mut String,
+    events: &[Arc<Event>],
+    scale: &Scale,
+    names: &Names,
+    bottom: f64,
+) {
     let mut row = 0;
     for e in events {
         if let EventKind::Lifecycle {
@@ -790,17 +797,19 @@ mod tests {
     #[test]
     fn big_lanes_are_sampled() {
         let names = Names::new("s");
-        let events: Vec<Event> = (0..20_000)
-            .map(|o| Event {
-                at_ms: o as u64,
-                kind: EventKind::Produced {
-                    topic: "t".into(),
-                    partition: 0,
-                    offset: o,
-                    key: None,
-                    value: None,
-                    timestamp_ms: 0,
-                },
+        let events: Vec<Arc<Event>> = (0..20_000)
+            .map(|o| {
+                Arc::new(Event {
+                    at_ms: o as u64,
+                    kind: EventKind::Produced {
+                        topic: "t".into(),
+                        partition: 0,
+                        offset: o,
+                        key: None,
+                        value: None,
+                        timestamp_ms: 0,
+                    },
+                })
             })
             .collect();
         let svg = timeline_svg(&events, &names, "big");

@@ -15,6 +15,7 @@
 use super::{Inv, Subject, Verdict, push_evidence, verdict};
 use crate::history::{Event, EventKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A start of the mapping after all its pollers had stopped.
 struct StartFromNone {
@@ -24,7 +25,7 @@ struct StartFromNone {
     action: String,
 }
 
-fn starts_from_none(events: &[Event], mapping: &str) -> Vec<StartFromNone> {
+fn starts_from_none(events: &[Arc<Event>], mapping: &str) -> Vec<StartFromNone> {
     let (mut running, mut stopped_ms) = (0u32, 0u64);
     let mut out = Vec::new();
     for e in events {
@@ -54,7 +55,11 @@ fn starts_from_none(events: &[Event], mapping: &str) -> Vec<StartFromNone> {
 /// Per partition, the group's last commit seen before the start, unless the offsets were seen
 /// gone after it or while the mapping was stopped (a commit observed just before a deletion may
 /// be stamped just after it, so the whole stop counts).
-fn committed_before(events: &[Event], s: &Subject, start: &StartFromNone) -> BTreeMap<i32, i64> {
+fn committed_before(
+    events: &[Arc<Event>],
+    s: &Subject,
+    start: &StartFromNone,
+) -> BTreeMap<i32, i64> {
     // Up to and with the start's own millisecond: a deletion and the enable that follows it
     // often share one.
     let gone_ms = events
@@ -82,7 +87,7 @@ fn committed_before(events: &[Event], s: &Subject, start: &StartFromNone) -> BTr
 }
 
 /// Every start after all pollers stopped resumed each partition at or above its committed offset.
-pub(super) fn resume_of(events: &[Event], s: &Subject, invocations: &[Inv]) -> Verdict {
+pub(super) fn resume_of(events: &[Arc<Event>], s: &Subject, invocations: &[Inv]) -> Verdict {
     let mut evidence = Vec::new();
     let (mut judged, mut replays) = (0usize, 0usize);
     for start in starts_from_none(events, &s.mapping) {
@@ -124,7 +129,7 @@ mod tests {
     use super::*;
     use crate::history::{LifecycleAction, OffsetsGoneCause};
 
-    fn lifecycle(at_ms: u64, action: LifecycleAction, pollers: u32) -> Event {
+    fn lifecycle(at_ms: u64, action: LifecycleAction, pollers: u32) -> Arc<Event> {
         ev(
             at_ms,
             EventKind::Lifecycle {
@@ -135,7 +140,7 @@ mod tests {
         )
     }
 
-    fn gone(at_ms: u64, cause: OffsetsGoneCause) -> Event {
+    fn gone(at_ms: u64, cause: OffsetsGoneCause) -> Arc<Event> {
         ev(
             at_ms,
             EventKind::OffsetsGone {
@@ -145,12 +150,12 @@ mod tests {
         )
     }
 
-    fn judge(events: &[Event]) -> Verdict {
+    fn judge(events: &[Arc<Event>]) -> Verdict {
         let s = subject();
         resume_of(events, &s, &invocations(events, T, &s.function))
     }
 
-    fn stop_then_start(first_after_restart: i64) -> Vec<Event> {
+    fn stop_then_start(first_after_restart: i64) -> Vec<Arc<Event>> {
         vec![
             lifecycle(0, LifecycleAction::Started, 1),
             ok(1, 10, 20, &[(0, 0), (0, 1), (0, 2)]),

@@ -19,7 +19,9 @@
 use super::{Inv, Key, Produced, Subject, Verdict, push_evidence, verdict};
 use crate::contract::StartingPosition;
 use crate::history::{Event, EventKind};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use rustc_hash::FxHashSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Why the group had no committed offset at a start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,7 @@ impl Reset {
 }
 
 /// Starts of the subject's mapping (lifecycle events with pollers running), in time order.
-fn start_times(events: &[Event], mapping: &str) -> Vec<u64> {
+fn start_times(events: &[Arc<Event>], mapping: &str) -> Vec<u64> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -84,7 +86,7 @@ fn start_times(events: &[Event], mapping: &str) -> Vec<u64> {
 }
 
 /// The moments the group had no committed offsets, each with the first start after it.
-fn fresh_starts(events: &[Event], s: &Subject) -> Vec<(u64, Cause)> {
+fn fresh_starts(events: &[Arc<Event>], s: &Subject) -> Vec<(u64, Cause)> {
     let starts = start_times(events, &s.mapping);
     let first_after = |t: u64| starts.iter().copied().find(|&start| start >= t);
     let mut out: Vec<(u64, Cause)> = starts
@@ -103,7 +105,7 @@ fn fresh_starts(events: &[Event], s: &Subject) -> Vec<(u64, Cause)> {
     out
 }
 
-fn commits(events: &[Event], s: &Subject) -> Vec<(u64, i32, i64)> {
+fn commits(events: &[Arc<Event>], s: &Subject) -> Vec<(u64, i32, i64)> {
     super::commits(events, s)
         .into_iter()
         .map(|(at_ms, _, partition, offset)| (at_ms, partition, offset))
@@ -111,7 +113,7 @@ fn commits(events: &[Event], s: &Subject) -> Vec<(u64, i32, i64)> {
 }
 
 fn resets(
-    events: &[Event],
+    events: &[Arc<Event>],
     s: &Subject,
     produced: &BTreeMap<Key, Produced>,
     invocations: &[Inv],
@@ -197,12 +199,12 @@ fn skip_end(
 /// Records skipped on purpose: below where a start with no committed offset was allowed to
 /// begin, and not below the group's earlier commit.
 pub(super) fn skipped(
-    events: &[Event],
+    events: &[Arc<Event>],
     s: &Subject,
     produced: &BTreeMap<Key, Produced>,
     invocations: &[Inv],
-) -> HashSet<Key> {
-    let mut out = HashSet::new();
+) -> FxHashSet<Key> {
+    let mut out = FxHashSet::default();
     for reset in resets(events, s, produced, invocations) {
         let Some(end) = skip_end(&reset, s.starting_position, produced) else {
             continue;
@@ -249,14 +251,14 @@ fn violation(
 }
 
 /// Every start with no committed offset began where StartingPosition says.
-pub fn start_position(events: &[Event], s: &Subject) -> Verdict {
+pub fn start_position(events: &[Arc<Event>], s: &Subject) -> Verdict {
     let produced = super::produced(events, &s.topic);
     let invocations = super::invocations(events, &s.topic, &s.function);
     start_position_of(events, s, &produced, &invocations)
 }
 
 pub(super) fn start_position_of(
-    events: &[Event],
+    events: &[Arc<Event>],
     s: &Subject,
     produced: &BTreeMap<Key, Produced>,
     invocations: &[Inv],

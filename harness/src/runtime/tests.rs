@@ -137,8 +137,8 @@ fn changes(history: &History) -> Vec<EnvironmentChange> {
     history
         .snapshot()
         .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Environment { change, .. } => Some(change),
+        .filter_map(|e| match &e.kind {
+            EventKind::Environment { change, .. } => Some(change.clone()),
             _ => None,
         })
         .collect()

@@ -44,14 +44,14 @@ impl Scenario {
         self.history
             .snapshot()
             .into_iter()
-            .filter_map(|e| match e.kind {
+            .filter_map(|e| match &e.kind {
                 EventKind::Produced {
                     topic,
                     partition,
                     offset,
                     value,
                     ..
-                } if topic == topic_real => Some(((partition, offset), value)),
+                } if topic == topic_real => Some(((*partition, *offset), value.clone())),
                 _ => None,
             })
             .collect()
@@ -296,13 +296,13 @@ impl Scenario {
             .history
             .snapshot()
             .into_iter()
-            .filter_map(|e| match e.kind {
+            .filter_map(|e| match &e.kind {
                 EventKind::Destination {
                     topic,
                     partition,
                     offset,
                     ..
-                } => Some((topic, partition, offset)),
+                } => Some((topic.clone(), *partition, *offset)),
                 _ => None,
             })
             .collect();
@@ -396,9 +396,9 @@ impl Scenario {
             .history
             .snapshot()
             .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Destination { topic, body, .. } if topic == real => {
-                    Some(serde_json::from_str(&body).unwrap_or(Value::Null))
+            .filter_map(|e| match &e.kind {
+                EventKind::Destination { topic, body, .. } if *topic == real => {
+                    Some(serde_json::from_str(body).unwrap_or(Value::Null))
                 }
                 _ => None,
             })
@@ -711,7 +711,7 @@ impl Scenario {
     pub async fn run_checks(
         &mut self,
         topic: Option<&str>,
-        select: fn(&[crate::history::Event], &Subject) -> Vec<Verdict>,
+        select: fn(&[Arc<crate::history::Event>], &Subject) -> Vec<Verdict>,
     ) -> Result<()> {
         let producing: Vec<String> = self.producers.iter().map(|(t, _)| t.clone()).collect();
         for local in producing {
@@ -831,7 +831,7 @@ impl DeliveryTally {
     }
 
     /// Counts the deliveries in `events`, the history's events from `self.cursor` to `cursor`.
-    fn absorb(&mut self, events: &[Event], cursor: usize, topic: &str, function: &str) {
+    fn absorb(&mut self, events: &[Arc<Event>], cursor: usize, topic: &str, function: &str) {
         for (key, delivered) in check::delivery_counts(events, topic, function) {
             if let Some(needed) = self.pending.get_mut(&key) {
                 *needed = needed.saturating_sub(delivered);
@@ -883,13 +883,14 @@ mod tests {
     use super::{DeliveryTally, json_at_path};
     use crate::history::{Event, EventKind, InvocationOutcome, RecordRef};
     use serde_json::json;
+    use std::sync::Arc;
 
-    fn call(records: &[(i32, i64)], outcome: InvocationOutcome) -> Event {
+    fn call(records: &[(i32, i64)], outcome: InvocationOutcome) -> Arc<Event> {
         call_of("process", records, outcome)
     }
 
-    fn call_of(function: &str, records: &[(i32, i64)], outcome: InvocationOutcome) -> Event {
-        Event {
+    fn call_of(function: &str, records: &[(i32, i64)], outcome: InvocationOutcome) -> Arc<Event> {
+        Arc::new(Event {
             at_ms: 0,
             kind: EventKind::Invocation {
                 function: function.into(),
@@ -911,7 +912,7 @@ mod tests {
                 malformed: None,
                 body: None,
             },
-        }
+        })
     }
 
     #[test]
@@ -936,7 +937,7 @@ mod tests {
         assert!(short.starts_with("1 of 3"), "{short}");
         assert!(short.ends_with("; 1 call(s) throttled"), "{short}");
         let mut refused = call(&[(1, 0)], InvocationOutcome::FunctionError);
-        if let EventKind::Invocation { malformed, .. } = &mut refused.kind {
+        if let EventKind::Invocation { malformed, .. } = &mut Arc::make_mut(&mut refused).kind {
             *malformed = Some("records[\"orders-1\"][0].headers: -129 is not a signed byte".into());
         }
         tally.absorb(&[refused], 5, "orders", "process");

@@ -60,7 +60,7 @@ impl FunctionEvent {
 
 /// How many `what` a function had in a history.
 pub fn count_function_events(
-    events: &[crate::history::Event],
+    events: &[std::sync::Arc<crate::history::Event>],
     function: &str,
     what: FunctionEvent,
 ) -> usize {
@@ -219,8 +219,8 @@ mod tests {
     use super::*;
     use crate::history::Event;
 
-    fn event(kind: EventKind) -> Event {
-        Event { at_ms: 0, kind }
+    fn event(kind: EventKind) -> std::sync::Arc<Event> {
+        std::sync::Arc::new(Event { at_ms: 0, kind })
     }
 
     #[test]
