@@ -133,20 +133,12 @@ fn read_records(
     let from_mock = || {
         mock_records
             .iter()
-            .filter(|r| r.topic == topic)
+            .filter(|r| &*r.topic == topic)
             .map(|r| (r.partition, r.offset))
             .collect()
     };
-    match body.map(|b| contract::event::parse(b.as_bytes())) {
-        Some(Ok(event)) => (
-            BodyReading::Parsed,
-            event
-                .records
-                .iter()
-                .filter(|r| r.topic == topic)
-                .map(|r| (r.partition, r.offset))
-                .collect(),
-        ),
+    match body.map(|b| contract::event::placed(b.as_bytes(), topic)) {
+        Some(Ok(places)) => (BodyReading::Parsed, places),
         Some(Err(e)) => (BodyReading::Malformed(e), from_mock()),
         None => (BodyReading::NotKept, from_mock()),
     }
@@ -245,7 +237,7 @@ fn produced<'a>(events: &'a [Arc<Event>], topic: &str) -> BTreeMap<Key, Produced
                 key,
                 value,
                 timestamp_ms,
-            } if t == topic => Some((
+            } if **t == *topic => Some((
                 (*partition, *offset),
                 Produced {
                     at_ms: e.at_ms,

@@ -71,6 +71,23 @@ pub fn parse(body: &[u8]) -> Result<KafkaEvent, EventError> {
     fast::parse(body).map_or_else(|| parse_precise(body), Ok)
 }
 
+/// Where each record of `topic` sits, `(partition, offset)` in the event's order: the body is
+/// checked as [`parse`] checks it, without keeping the records' contents (a checker reading a
+/// soak's history needs only this).
+pub fn placed(body: &[u8], topic: &str) -> Result<Vec<(i32, i64)>, EventError> {
+    match fast::placed(body, topic) {
+        Some(places) => Ok(places),
+        None => parse_precise(body).map(|event| {
+            event
+                .records
+                .iter()
+                .filter(|r| r.topic == topic)
+                .map(|r| (r.partition, r.offset))
+                .collect()
+        }),
+    }
+}
+
 /// Parses an event body through `serde_json::Value`, naming the first fault by its path.
 fn parse_precise(body: &[u8]) -> Result<KafkaEvent, EventError> {
     let json: Value =

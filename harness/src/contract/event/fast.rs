@@ -7,10 +7,14 @@
 //! it and read the same event; on anything else (a fault, a duplicate member, a string with an
 //! escape) it gives up, and the caller reads the body again precisely, which names the fault.
 
-use super::{KafkaEvent, RECORDS_MAX, Record, TimestampType, check_servers, is_list_key};
+use super::{
+    EventSource, KafkaEvent, RECORDS_MAX, Record, TimestampType, check_servers, is_list_key,
+};
+use base64::Engine;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::fmt;
 
 /// Why the fast reader gave up; never shown: the precise reader then gives the reason.
@@ -22,10 +26,98 @@ fn give_up<E: de::Error>() -> E {
 
 /// The event, or `None` when the precise reader must decide.
 pub(super) fn parse(body: &[u8]) -> Option<KafkaEvent> {
+    let (source, servers, records) = read(body, &Whole)?;
+    Some(KafkaEvent {
+        source,
+        bootstrap_servers: servers,
+        records,
+    })
+}
+
+/// Where each record of `topic` sits, the event checked as [`parse`] checks it; `None` when
+/// the precise reader must decide.
+pub(super) fn placed(body: &[u8], topic: &str) -> Option<Vec<(i32, i64)>> {
+    let keep = Placed {
+        topic,
+        scratch: RefCell::default(),
+    };
+    let (_, _, places) = read(body, &keep)?;
+    Some(
+        places
+            .into_iter()
+            .filter(|p| p.of_topic)
+            .map(|p| (p.partition, p.offset))
+            .collect(),
+    )
+}
+
+fn read<K: Keep>(body: &[u8], keep: &K) -> Option<(EventSource, String, Vec<K::Item>)> {
     let mut reader = serde_json::Deserializer::from_slice(body);
-    let top = (&mut reader).deserialize_map(TopVisitor).ok()?;
+    let top = (&mut reader).deserialize_map(TopVisitor(keep)).ok()?;
     reader.end().ok()?;
-    top.into_event()
+    top.finish()
+}
+
+/// What the reader keeps of each valid record.
+trait Keep {
+    type Item;
+    /// The record of `fields`, listed under `list_key`; `None` when it is not valid there.
+    fn keep(&self, fields: Fields<'_>, list_key: &str) -> Option<Self::Item>;
+    fn offset(item: &Self::Item) -> i64;
+}
+
+/// Every record, decoded.
+struct Whole;
+
+impl Keep for Whole {
+    type Item = Record;
+
+    fn keep(&self, fields: Fields<'_>, list_key: &str) -> Option<Record> {
+        let record = fields.into_record()?;
+        is_list_key(list_key, &record.topic, record.partition).then_some(record)
+    }
+
+    fn offset(record: &Record) -> i64 {
+        record.offset
+    }
+}
+
+/// Where each record sits and whether it is of `topic`: every member is checked as [`Whole`]
+/// checks it, but key and value are decoded into one scratch buffer, not kept.
+struct Placed<'t> {
+    topic: &'t str,
+    scratch: RefCell<Vec<u8>>,
+}
+
+struct Place {
+    of_topic: bool,
+    partition: i32,
+    offset: i64,
+}
+
+impl Keep for Placed<'_> {
+    type Item = Place;
+
+    fn keep(&self, fields: Fields<'_>, list_key: &str) -> Option<Place> {
+        let mut scratch = self.scratch.borrow_mut();
+        for text in [fields.key, fields.value].into_iter().flatten().flatten() {
+            scratch.clear();
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(text, &mut scratch)
+                .ok()?;
+        }
+        fields.headers.as_ref()?;
+        let (topic, partition, _) = fields.placement()?;
+        is_list_key(list_key, topic, partition).then_some(Place {
+            of_topic: topic == self.topic,
+            partition,
+            offset: fields.offset?,
+        })
+    }
+
+    fn offset(place: &Place) -> i64 {
+        place.offset
+    }
 }
 
 /// Sets `slot` once; a second value for the same member is a duplicate, which the precise
@@ -40,46 +132,46 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
     }
 }
 
-#[derive(Default)]
-struct Top<'de> {
+struct Top<'de, T> {
     source: Option<&'de str>,
     arn: Option<&'de str>,
     servers: Option<&'de str>,
-    records: Option<Vec<Record>>,
+    records: Option<Vec<T>>,
 }
 
-impl Top<'_> {
-    fn into_event(self) -> Option<KafkaEvent> {
+impl<T> Top<'_, T> {
+    fn finish(self) -> Option<(EventSource, String, Vec<T>)> {
         let arn = self.arn.map(|a| Value::String(a.to_string()));
         let source = super::source_of(self.source?, arn.as_ref()).ok()?;
         let servers = self.servers?;
         check_servers(servers).ok()?;
-        Some(KafkaEvent {
-            source,
-            bootstrap_servers: servers.to_string(),
-            records: self.records?,
-        })
+        Some((source, servers.to_string(), self.records?))
     }
 }
 
-struct TopVisitor;
+struct TopVisitor<'k, K>(&'k K);
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top<'de>;
+impl<'de, K: Keep> Visitor<'de> for TopVisitor<'_, K> {
+    type Value = Top<'de, K::Item>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a Kafka event object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-        let mut top = Top::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut top = Top {
+            source: None,
+            arn: None,
+            servers: None,
+            records: None,
+        };
         while let Some(name) = map.next_key::<&'de str>()? {
             match name {
                 "eventSource" => set_once(&mut top.source, map.next_value()?)?,
                 // A present ARN that is not a string (null included) is the precise reader's.
                 "eventSourceArn" => set_once(&mut top.arn, map.next_value()?)?,
                 "bootstrapServers" => set_once(&mut top.servers, map.next_value()?)?,
-                "records" => set_once(&mut top.records, map.next_value_seed(ListsSeed)?)?,
+                "records" => set_once(&mut top.records, map.next_value_seed(ListsSeed(self.0))?)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -90,28 +182,28 @@ impl<'de> Visitor<'de> for TopVisitor {
 }
 
 /// `records`: the lists in the order of their keys, as the precise reader's map holds them.
-struct ListsSeed;
+struct ListsSeed<'k, K>(&'k K);
 
-impl<'de> DeserializeSeed<'de> for ListsSeed {
-    type Value = Vec<Record>;
+impl<'de, K: Keep> DeserializeSeed<'de> for ListsSeed<'_, K> {
+    type Value = Vec<K::Item>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Record>, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ListsSeed {
-    type Value = Vec<Record>;
+impl<'de, K: Keep> Visitor<'de> for ListsSeed<'_, K> {
+    type Value = Vec<K::Item>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object of record lists")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Record>, A::Error> {
-        let mut lists: Vec<(&'de str, Vec<Record>)> = Vec::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut lists: Vec<(&'de str, Vec<K::Item>)> = Vec::new();
         let mut total = 0usize;
         while let Some(key) = map.next_key::<&'de str>()? {
-            let list = map.next_value_seed(ListSeed { key })?;
+            let list = map.next_value_seed(ListSeed { keep: self.0, key })?;
             total += list.len();
             if total > RECORDS_MAX {
                 return Err(give_up());
@@ -130,35 +222,37 @@ impl<'de> Visitor<'de> for ListsSeed {
 }
 
 /// One list: its records belong under `key`, and their offsets ascend.
-struct ListSeed<'k> {
-    key: &'k str,
+struct ListSeed<'k, 'n, K> {
+    keep: &'k K,
+    key: &'n str,
 }
 
-impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = Vec<Record>;
+impl<'de, K: Keep> DeserializeSeed<'de> for ListSeed<'_, '_, K> {
+    type Value = Vec<K::Item>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Record>, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for ListSeed<'_> {
-    type Value = Vec<Record>;
+impl<'de, K: Keep> Visitor<'de> for ListSeed<'_, '_, K> {
+    type Value = Vec<K::Item>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of records")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Record>, A::Error> {
-        let mut out: Vec<Record> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(record) = seq.next_element_seed(RecordSeed)? {
-            let ascends = out
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<K::Item> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(fields) = seq.next_element_seed(RecordSeed)? {
+            let item = self.keep.keep(fields, self.key).ok_or_else(give_up)?;
+            if out
                 .last()
-                .is_none_or(|before| record.offset > before.offset);
-            if !ascends || !is_list_key(self.key, &record.topic, record.partition) {
+                .is_some_and(|before| K::offset(&item) <= K::offset(before))
+            {
                 return Err(give_up());
             }
-            out.push(record);
+            out.push(item);
         }
         if out.is_empty() {
             return Err(give_up());
@@ -211,17 +305,26 @@ struct Fields<'de> {
     headers: Option<Vec<(String, Vec<i8>)>>,
 }
 
-impl Fields<'_> {
-    fn into_record(self) -> Option<Record> {
+impl<'de> Fields<'de> {
+    /// Topic, partition and timestamp type, when all are present and valid, and so are the
+    /// offset and the timestamp.
+    fn placement(&self) -> Option<(&'de str, i32, TimestampType)> {
         let topic = self.topic.filter(|t| !t.is_empty())?;
         let timestamp_type = match self.timestamp_type? {
             "CREATE_TIME" => TimestampType::CreateTime,
             "LOG_APPEND_TIME" => TimestampType::LogAppendTime,
             _ => return None,
         };
+        self.offset?;
+        self.timestamp?;
+        Some((topic, i32::try_from(self.partition?).ok()?, timestamp_type))
+    }
+
+    fn into_record(self) -> Option<Record> {
+        let (topic, partition, timestamp_type) = self.placement()?;
         Some(Record {
             topic: topic.to_string(),
-            partition: i32::try_from(self.partition?).ok()?,
+            partition,
             offset: self.offset?,
             timestamp_ms: self.timestamp?,
             timestamp_type,
@@ -234,7 +337,6 @@ impl Fields<'_> {
 
 /// Left out or null: `Some(None)`; base64 text: its bytes; anything else: `None` (give up).
 fn decode(text: Option<&str>) -> Option<Option<Vec<u8>>> {
-    use base64::Engine;
     match text {
         None => Some(None),
         Some(text) => base64::engine::general_purpose::STANDARD
@@ -244,24 +346,25 @@ fn decode(text: Option<&str>) -> Option<Option<Vec<u8>>> {
     }
 }
 
+/// A record's members, each read once; judged by a [`Keep`].
 struct RecordSeed;
 
 impl<'de> DeserializeSeed<'de> for RecordSeed {
-    type Value = Record;
+    type Value = Fields<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Record, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for RecordSeed {
-    type Value = Record;
+    type Value = Fields<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a record object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut f = Fields::default();
         while let Some(name) = map.next_key::<&'de str>()? {
             match name {
@@ -278,7 +381,7 @@ impl<'de> Visitor<'de> for RecordSeed {
                 }
             }
         }
-        f.into_record().ok_or_else(give_up)
+        Ok(f)
     }
 }
 
@@ -540,7 +643,15 @@ mod tests {
                 text = text.replacen(from, to, 1);
             }
             let precise = parse_precise(text.as_bytes());
-            match super::parse(text.as_bytes()) {
+            let placed = super::placed(text.as_bytes(), "t");
+            let fast = super::parse(text.as_bytes());
+            prop_assert_eq!(placed.is_some(), fast.is_some(), "{}", text);
+            if let (Some(placed), Ok(event)) = (placed, &precise) {
+                let keys: Vec<(i32, i64)> = event.records.iter()
+                    .filter(|r| r.topic == "t").map(|r| (r.partition, r.offset)).collect();
+                prop_assert_eq!(placed, keys, "{}", text);
+            }
+            match fast {
                 Some(fast) => prop_assert_eq!(precise, Ok(fast), "{}", text),
                 None => prop_assert!(
                     precise.is_err() || text.contains('\\') || edit.is_some(),
