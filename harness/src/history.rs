@@ -5,10 +5,11 @@
 //! broker's (unique) names; the report maps them back to scenario-local names.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Upper bound on events kept per scenario; a soak run that passes it is a bug in the run itself.
@@ -16,11 +17,15 @@ pub const EVENTS_MAX: usize = 5_000_000;
 /// Bytes of invocation bodies kept per scenario; later bodies are left out (the checkers then
 /// say how many events they could not read themselves).
 pub const BODIES_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Distinct topic names shared by [`History::name`]; past it a name gets an allocation of its
+/// own (a faulty consumer may name any number of topics).
+pub const NAMES_MAX: usize = 10_000;
 
 /// A record as seen by the function or the destination: where it came from and what it held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordRef {
-    pub topic: String,
+    /// Shared by every event naming the topic: see [`History::name`].
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     /// Decoded value, lossily as UTF-8; `None` for a null value.
@@ -59,7 +64,7 @@ pub struct ItemFailure {
 pub enum EventKind {
     /// A record the workload wrote, as acknowledged by the broker.
     Produced {
-        topic: String,
+        topic: Arc<str>,
         partition: i32,
         offset: i64,
         key: Option<String>,
@@ -363,6 +368,7 @@ pub struct History {
     /// holds millions, and checkers and waiters take snapshots while it grows).
     events: Arc<Mutex<Vec<Arc<Event>>>>,
     body_bytes: Arc<AtomicUsize>,
+    names: Arc<Mutex<BTreeSet<Arc<str>>>>,
 }
 
 impl Default for History {
@@ -377,6 +383,7 @@ impl History {
             began: Instant::now(),
             events: Arc::new(Mutex::new(Vec::new())),
             body_bytes: Arc::new(AtomicUsize::new(0)),
+            names: Arc::default(),
         }
     }
 
@@ -388,6 +395,7 @@ impl History {
             began: Instant::now(),
             events: Arc::new(Mutex::new(events)),
             body_bytes: Arc::new(AtomicUsize::new(0)),
+            names: Arc::default(),
         }
     }
 
@@ -403,6 +411,20 @@ impl History {
 
     pub fn ms_of(&self, instant: Instant) -> u64 {
         u64::try_from(instant.saturating_duration_since(self.began).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// `text` as a shared name: a soak's history names its topic in millions of produced
+    /// records and invoked records, and each would otherwise hold a copy.
+    pub fn name(&self, text: &str) -> Arc<str> {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(name) = names.get(text) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(text);
+        if names.len() < NAMES_MAX {
+            names.insert(name.clone());
+        }
+        name
     }
 
     /// The body to keep in an invocation event: the text while the history's

@@ -601,7 +601,10 @@ impl Shared {
                 id,
                 start_ms,
                 end_ms,
-                records: records.iter().map(record_ref).collect(),
+                records: records
+                    .iter()
+                    .map(|r| record_ref(r, &self.history))
+                    .collect(),
                 outcome,
                 item_failures,
                 malformed,
@@ -611,9 +614,9 @@ impl Shared {
     }
 }
 
-fn record_ref(r: &InvokedRecord) -> RecordRef {
+fn record_ref(r: &InvokedRecord, history: &History) -> RecordRef {
     RecordRef {
-        topic: r.topic.clone(),
+        topic: history.name(&r.topic),
         partition: r.partition,
         offset: r.offset,
         value: r

@@ -159,7 +159,7 @@ fn lanes(events: &[Arc<Event>]) -> BTreeMap<Lane, LaneData> {
                 offset,
                 ..
             } => {
-                let lane = lanes.entry((topic.clone(), *partition)).or_default();
+                let lane = lanes.entry((topic.to_string(), *partition)).or_default();
                 lane.widen(*offset);
                 lane.dots.push((e.at_ms, *offset));
             }
@@ -175,7 +175,7 @@ fn lanes(events: &[Arc<Event>]) -> BTreeMap<Lane, LaneData> {
                 let mut ranges: BTreeMap<Lane, (i64, i64)> = BTreeMap::new();
                 for r in records {
                     let range = ranges
-                        .entry((r.topic.clone(), r.partition))
+                        .entry((r.topic.to_string(), r.partition))
                         .or_insert((r.offset, r.offset));
                     *range = (range.0.min(r.offset), range.1.max(r.offset));
                 }
@@ -679,7 +679,7 @@ mod tests {
             history.record_at(
                 at_ms,
                 EventKind::Produced {
-                    topic: topic.clone(),
+                    topic: topic.as_str().into(),
                     partition,
                     offset,
                     key: None,
@@ -696,7 +696,7 @@ mod tests {
                 start_ms: 10,
                 end_ms: 40,
                 records: vec![RecordRef {
-                    topic: topic.clone(),
+                    topic: topic.as_str().into(),
                     partition: 0,
                     offset: 0,
                     value: None,

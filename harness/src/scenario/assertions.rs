@@ -51,7 +51,7 @@ impl Scenario {
                     offset,
                     value,
                     ..
-                } if topic == topic_real => Some(((*partition, *offset), value.clone())),
+                } if **topic == *topic_real => Some(((*partition, *offset), value.clone())),
                 _ => None,
             })
             .collect()
@@ -437,7 +437,7 @@ impl Scenario {
             .map(|records| {
                 records
                     .iter()
-                    .map(|r| (r.topic.as_str(), r.partition))
+                    .map(|r| (&*r.topic, r.partition))
                     .collect::<BTreeSet<_>>()
                     .len()
             })
@@ -476,7 +476,7 @@ impl Scenario {
         let records: Vec<&RecordRef> = invocations
             .iter()
             .flatten()
-            .filter(|r| r.topic == topic)
+            .filter(|r| *r.topic == *topic)
             .collect();
         if records.iter().any(|r| test(r.value.as_deref())) {
             return self.assert_no_malformed();
@@ -608,7 +608,7 @@ impl Scenario {
                     partition,
                     offset,
                     ..
-                } if *t == topic => Some((*partition, *offset)),
+                } if **t == *topic => Some((*partition, *offset)),
                 _ => None,
             })
             .collect();

@@ -197,7 +197,7 @@ fn record_produced(
     p: crate::admin::Produced,
 ) {
     history.record(EventKind::Produced {
-        topic: topic.to_string(),
+        topic: history.name(topic),
         partition: p.partition,
         offset: p.offset,
         key: key.map(str::to_string),
