@@ -3,6 +3,7 @@
 
 #[cfg(feature = "docker")]
 mod docker;
+mod docker_engine;
 mod external;
 mod local;
 mod provision;
