@@ -71,23 +71,9 @@ pub enum EventKind {
         value: Option<String>,
         timestamp_ms: i64,
     },
-    /// One call of the mock function, recorded when its response was decided. `start_ms` and
-    /// `end_ms` are on the history's clock; `end_ms` includes any scripted delay.
-    Invocation {
-        function: String,
-        id: u64,
-        start_ms: u64,
-        end_ms: u64,
-        records: Vec<RecordRef>,
-        outcome: InvocationOutcome,
-        item_failures: Vec<ItemFailure>,
-        /// The event did not parse as aws_lambda_events' KafkaEvent: why.
-        malformed: Option<String>,
-        /// The request body as received, for checkers to parse with their own model; `None`
-        /// once the history's [`BODIES_BYTES_MAX`] budget is spent.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<String>,
-    },
+    /// One call of a function. Boxed: it is the largest kind, and a soak's history holds
+    /// millions of the small ones (produced records), each as large as the largest kind.
+    Invocation(Box<InvocationEvent>),
     /// A committed offset of a group, observed on the broker (it changed since the last look).
     Commit {
         group: String,
@@ -161,27 +147,37 @@ pub struct Invoked<'a> {
     pub malformed: Option<&'a str>,
 }
 
+/// One call of the mock function, recorded when its response was decided. `start_ms` and
+/// `end_ms` are on the history's clock; `end_ms` includes any scripted delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationEvent {
+    pub function: String,
+    pub id: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub records: Vec<RecordRef>,
+    pub outcome: InvocationOutcome,
+    pub item_failures: Vec<ItemFailure>,
+    /// The event did not parse as aws_lambda_events' KafkaEvent: why.
+    pub malformed: Option<String>,
+    /// The request body as received, for checkers to parse with their own model; `None`
+    /// once the history's [`BODIES_BYTES_MAX`] budget is spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
 /// The invocations among `events`, in their order: the history is the one store of
 /// invocations, for assertions and checkers alike.
 pub fn invocations(events: &[Arc<Event>]) -> impl Iterator<Item = Invoked<'_>> {
     events.iter().filter_map(|e| match &e.kind {
-        EventKind::Invocation {
-            function,
-            id,
-            start_ms,
-            end_ms,
-            records,
-            outcome,
-            malformed,
-            ..
-        } => Some(Invoked {
-            function,
-            id: *id,
-            start_ms: *start_ms,
-            end_ms: *end_ms,
-            records,
-            outcome: *outcome,
-            malformed: malformed.as_deref(),
+        EventKind::Invocation(inv) => Some(Invoked {
+            function: &inv.function,
+            id: inv.id,
+            start_ms: inv.start_ms,
+            end_ms: inv.end_ms,
+            records: &inv.records,
+            outcome: inv.outcome,
+            malformed: inv.malformed.as_deref(),
         }),
         _ => None,
     })
@@ -621,7 +617,7 @@ mod tests {
     fn every_kind_of_event_round_trips_through_jsonl_text() {
         let history = History::new();
         let kinds = [
-            EventKind::Invocation {
+            EventKind::Invocation(Box::new(InvocationEvent {
                 function: "process".into(),
                 id: 1,
                 start_ms: 5,
@@ -640,7 +636,7 @@ mod tests {
                 }],
                 malformed: None,
                 body: Some("{}".into()),
-            },
+            })),
             EventKind::ConsumerLog {
                 mapping: "esm".into(),
                 line: serde_json::json!({"msg": "lag", "n": [1, 2]}),

@@ -2,7 +2,9 @@
 //! scripts, validating every event it gets and recording every invocation in its own list and in
 //! the scenario's history.
 
-use crate::history::{EventKind, History, InvocationOutcome, ItemFailure, RecordRef};
+use crate::history::{
+    EventKind, History, InvocationEvent, InvocationOutcome, ItemFailure, RecordRef,
+};
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -596,7 +598,7 @@ impl Shared {
         } = invocation;
         self.history.record_at(
             start_ms,
-            EventKind::Invocation {
+            EventKind::Invocation(Box::new(InvocationEvent {
                 function,
                 id,
                 start_ms,
@@ -609,7 +611,7 @@ impl Shared {
                 item_failures,
                 malformed,
                 body,
-            },
+            })),
         );
     }
 }
@@ -811,15 +813,15 @@ mod tests {
         assert_eq!(res.status(), 200);
         assert!(res.headers().get("X-Amz-Function-Error").is_none());
         let events = history.snapshot();
-        let EventKind::Invocation {
+        let EventKind::Invocation(inv) = &events[0].kind else {
+            panic!("expected an invocation, got {events:?}");
+        };
+        let InvocationEvent {
             records,
             outcome,
             malformed,
             ..
-        } = &events[0].kind
-        else {
-            panic!("expected an invocation, got {events:?}");
-        };
+        } = &**inv;
         assert_eq!(events.len(), 1);
         assert_eq!(*outcome, InvocationOutcome::Success);
         assert_eq!(malformed, &None);

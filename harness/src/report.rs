@@ -3,7 +3,8 @@
 
 use crate::check::Verdict;
 use crate::history::{
-    EnvironmentChange, Event, EventKind, Fault, FaultPhase, History, InvocationOutcome,
+    EnvironmentChange, Event, EventKind, Fault, FaultPhase, History, InvocationEvent,
+    InvocationOutcome,
 };
 use crate::names::Names;
 use std::collections::BTreeMap;
@@ -105,11 +106,9 @@ fn invocation_marks(events: &[Arc<Event>]) -> BTreeMap<u64, Vec<Mark>> {
                 } => (*invocation, Mark::Crash),
                 _ => continue,
             },
-            EventKind::Invocation {
-                id,
-                outcome: InvocationOutcome::Throttled,
-                ..
-            } => (*id, Mark::Throttle),
+            EventKind::Invocation(inv) if inv.outcome == InvocationOutcome::Throttled => {
+                (inv.id, Mark::Throttle)
+            }
             _ => continue,
         };
         marks.entry(id).or_default().push(mark);
@@ -163,15 +162,16 @@ fn lanes(events: &[Arc<Event>]) -> BTreeMap<Lane, LaneData> {
                 lane.widen(*offset);
                 lane.dots.push((e.at_ms, *offset));
             }
-            EventKind::Invocation {
-                id,
-                start_ms,
-                end_ms,
-                records,
-                outcome,
-                malformed,
-                ..
-            } => {
+            EventKind::Invocation(inv) => {
+                let InvocationEvent {
+                    id,
+                    start_ms,
+                    end_ms,
+                    records,
+                    outcome,
+                    malformed,
+                    ..
+                } = &**inv;
                 let mut ranges: BTreeMap<Lane, (i64, i64)> = BTreeMap::new();
                 for r in records {
                     let range = ranges
@@ -241,8 +241,8 @@ fn time_range(events: &[Arc<Event>]) -> Scale {
     for e in events {
         t0 = t0.min(e.at_ms);
         t1 = t1.max(e.at_ms);
-        if let EventKind::Invocation { end_ms, .. } = &e.kind {
-            t1 = t1.max(*end_ms);
+        if let EventKind::Invocation(inv) = &e.kind {
+            t1 = t1.max(inv.end_ms);
         }
     }
     if t0 == u64::MAX {
@@ -690,7 +690,7 @@ mod tests {
         }
         history.record_at(
             10,
-            EventKind::Invocation {
+            EventKind::Invocation(Box::new(InvocationEvent {
                 function: "process".into(),
                 id: 1,
                 start_ms: 10,
@@ -706,7 +706,7 @@ mod tests {
                 item_failures: Vec::new(),
                 malformed: None,
                 body: None,
-            },
+            })),
         );
         history.record_at(
             50,

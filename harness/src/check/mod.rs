@@ -150,27 +150,17 @@ fn invocations<'a>(events: &'a [Arc<Event>], topic: &str, function: &str) -> Vec
     let mut out: Vec<Inv<'a>> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Invocation {
-                function: f,
-                id,
-                start_ms,
-                end_ms,
-                records,
-                outcome,
-                item_failures,
-                malformed,
-                body,
-            } if f == function => {
-                let (reading, records) = read_records(body.as_deref(), records, topic);
+            EventKind::Invocation(inv) if inv.function == function => {
+                let (reading, records) = read_records(inv.body.as_deref(), &inv.records, topic);
                 Some(Inv {
-                    id: *id,
-                    start_ms: *start_ms,
-                    end_ms: *end_ms,
-                    outcome: *outcome,
-                    refused: malformed.as_deref(),
+                    id: inv.id,
+                    start_ms: inv.start_ms,
+                    end_ms: inv.end_ms,
+                    outcome: inv.outcome,
+                    refused: inv.malformed.as_deref(),
                     reading,
                     records,
-                    item_failures,
+                    item_failures: &inv.item_failures,
                 })
             }
             _ => None,
@@ -923,7 +913,7 @@ pub fn all(events: &[Arc<Event>], s: &Subject) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::LifecycleAction;
+    use crate::history::{InvocationEvent, LifecycleAction};
     use base64::Engine;
     use serde_json::json;
 
@@ -968,7 +958,7 @@ mod tests {
     ) -> Arc<Event> {
         ev(
             start_ms,
-            EventKind::Invocation {
+            EventKind::Invocation(Box::new(InvocationEvent {
                 function: "process".into(),
                 id,
                 start_ms,
@@ -987,7 +977,7 @@ mod tests {
                 item_failures: Vec::new(),
                 malformed: None,
                 body: None,
-            },
+            })),
         )
     }
 
@@ -1066,8 +1056,8 @@ mod tests {
             &[(0, 0), (0, 1), (0, 2)],
             InvocationOutcome::PartialFailure,
         );
-        if let EventKind::Invocation { item_failures, .. } = &mut Arc::make_mut(&mut partial).kind {
-            item_failures.push(ItemFailure {
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut partial).kind {
+            inv.item_failures.push(ItemFailure {
                 partition_key: format!("{T}-0"),
                 offset: 1,
             });
@@ -1493,8 +1483,8 @@ mod tests {
             .to_string()
         };
         let mut call = ok(1, 10, 20, &[(0, 0)]);
-        if let EventKind::Invocation { body: b, .. } = &mut Arc::make_mut(&mut call).kind {
-            *b = Some(body(-1));
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut call).kind {
+            inv.body = Some(body(-1));
         }
         let mut events = three_produced();
         events.push(call.clone());
@@ -1504,8 +1494,8 @@ mod tests {
             vec![&(0, 2)],
             "the body wins"
         );
-        if let EventKind::Invocation { body: b, .. } = &mut Arc::make_mut(&mut call).kind {
-            *b = Some(body(200));
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut call).kind {
+            inv.body = Some(body(200));
         }
         let v = well_formed_events(&[call], &subject());
         assert!(!v.ok);
@@ -1521,8 +1511,8 @@ mod tests {
     #[test]
     fn malformed_events_fail_their_checker() {
         let mut bad = ok(1, 10, 10, &[]);
-        if let EventKind::Invocation { malformed, .. } = &mut Arc::make_mut(&mut bad).kind {
-            *malformed = Some("bad base64".into());
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut bad).kind {
+            inv.malformed = Some("bad base64".into());
         }
         let v = well_formed_events(&[bad], &subject());
         assert!(!v.ok);
@@ -1629,6 +1619,7 @@ mod tests {
 #[cfg(test)]
 mod throughput {
     use super::*;
+    use crate::history::InvocationEvent;
     use base64::Engine;
 
     /// The body the poller sends for `records` consecutive offsets from `first`, values
@@ -1685,7 +1676,7 @@ mod throughput {
             let start_ms = 1_000_000 + batch as u64 * 10;
             events.push(Arc::new(Event {
                 at_ms: start_ms,
-                kind: EventKind::Invocation {
+                kind: EventKind::Invocation(Box::new(InvocationEvent {
                     function: "process".into(),
                     id: batch as u64,
                     start_ms,
@@ -1695,7 +1686,7 @@ mod throughput {
                     item_failures: Vec::new(),
                     malformed: None,
                     body: Some(body_of(topic, partition, first, 100)),
-                },
+                })),
             }));
             events.push(Arc::new(Event {
                 at_ms: start_ms + 6,

@@ -881,7 +881,7 @@ impl DeliveryTally {
 #[cfg(test)]
 mod tests {
     use super::{DeliveryTally, json_at_path};
-    use crate::history::{Event, EventKind, InvocationOutcome, RecordRef};
+    use crate::history::{Event, EventKind, InvocationEvent, InvocationOutcome, RecordRef};
     use serde_json::json;
     use std::sync::Arc;
 
@@ -892,7 +892,7 @@ mod tests {
     fn call_of(function: &str, records: &[(i32, i64)], outcome: InvocationOutcome) -> Arc<Event> {
         Arc::new(Event {
             at_ms: 0,
-            kind: EventKind::Invocation {
+            kind: EventKind::Invocation(Box::new(InvocationEvent {
                 function: function.into(),
                 id: 0,
                 start_ms: 0,
@@ -911,7 +911,7 @@ mod tests {
                 item_failures: Vec::new(),
                 malformed: None,
                 body: None,
-            },
+            })),
         })
     }
 
@@ -937,8 +937,9 @@ mod tests {
         assert!(short.starts_with("1 of 3"), "{short}");
         assert!(short.ends_with("; 1 call(s) throttled"), "{short}");
         let mut refused = call(&[(1, 0)], InvocationOutcome::FunctionError);
-        if let EventKind::Invocation { malformed, .. } = &mut Arc::make_mut(&mut refused).kind {
-            *malformed = Some("records[\"orders-1\"][0].headers: -129 is not a signed byte".into());
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut refused).kind {
+            inv.malformed =
+                Some("records[\"orders-1\"][0].headers: -129 is not a signed byte".into());
         }
         tally.absorb(&[refused], 5, "orders", "process");
         let short = tally.verdict().unwrap_err();

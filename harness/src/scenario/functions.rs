@@ -46,12 +46,8 @@ impl FunctionEvent {
                     | (FunctionEvent::Timeout, EnvironmentChange::TimedOut { .. })
                     | (FunctionEvent::Crash, EnvironmentChange::Exited { .. })
             ),
-            EventKind::Invocation {
-                function: f,
-                outcome,
-                ..
-            } if f == function => {
-                self == FunctionEvent::Throttle && *outcome == InvocationOutcome::Throttled
+            EventKind::Invocation(inv) if inv.function == function => {
+                self == FunctionEvent::Throttle && inv.outcome == InvocationOutcome::Throttled
             }
             _ => false,
         }
@@ -217,7 +213,7 @@ impl Functions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Event;
+    use crate::history::{Event, InvocationEvent};
 
     fn event(kind: EventKind) -> std::sync::Arc<Event> {
         std::sync::Arc::new(Event { at_ms: 0, kind })
@@ -243,7 +239,7 @@ mod tests {
                     status: "signal: killed".into(),
                 },
             ),
-            event(EventKind::Invocation {
+            event(EventKind::Invocation(Box::new(InvocationEvent {
                 function: "f".into(),
                 id: 2,
                 start_ms: 0,
@@ -253,7 +249,7 @@ mod tests {
                 item_failures: Vec::new(),
                 malformed: None,
                 body: None,
-            }),
+            }))),
         ];
         let count = |what| count_function_events(&events, "f", what);
         assert_eq!(count(FunctionEvent::ColdStart), 1);
