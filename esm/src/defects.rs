@@ -1,6 +1,7 @@
-//! Deliberate defects, compiled only with the `defects` feature (never in a release build): each
-//! one breaks a guarantee so that the scenario written for that guarantee can be shown to fail.
-//! `ESM_POLLER_DEFECT=<name>` selects one; without it the consumer behaves normally.
+//! Deliberate defects, each breaking a guarantee so that the scenario written for that guarantee
+//! can be shown to fail. `ESM_POLLER_DEFECT=<name>` selects one in a build with the `defects`
+//! feature (never a release build); the code that breaks a guarantee is compiled only there.
+//! The names are compiled in every build, so the default `cargo test` tests them.
 
 /// The defects a scenario must catch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +42,13 @@ impl Defect {
     }
 }
 
-/// Whether `defect` is the one selected by `ESM_POLLER_DEFECT`.
+/// Whether `defect` is the one selected by `ESM_POLLER_DEFECT`; never without the feature.
 pub fn active(defect: Defect) -> bool {
-    std::env::var("ESM_POLLER_DEFECT")
-        .ok()
-        .and_then(|name| Defect::parse(&name))
-        == Some(defect)
+    cfg!(feature = "defects")
+        && std::env::var("ESM_POLLER_DEFECT")
+            .ok()
+            .and_then(|name| Defect::parse(&name))
+            == Some(defect)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 pub mod batch;
 pub mod cli;
 pub mod config;
-#[cfg(feature = "defects")]
 pub mod defects;
 pub mod destination;
 pub mod event;
