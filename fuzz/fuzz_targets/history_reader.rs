@@ -9,6 +9,7 @@ use harness::contract::filter::Pattern;
 use harness::history::{Event, EventKind, History};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Topics and functions judged per history: enough to reach every checker's branches.
 const NAMES_MAX: usize = 2;
@@ -28,18 +29,18 @@ fn first_names<'a>(names: impl Iterator<Item = &'a str>, default: &'a str) -> Ve
 }
 
 /// Subjects named by the history itself; `choice` picks the start position and the filters.
-fn subjects(events: &[Event], choice: usize) -> Vec<Subject> {
+fn subjects(events: &[Arc<Event>], choice: usize) -> Vec<Subject> {
     let kinds = || events.iter().map(|e| &e.kind);
     let topics = first_names(
         kinds().filter_map(|k| match k {
-            EventKind::Produced { topic, .. } => Some(topic.as_str()),
+            EventKind::Produced { topic, .. } => Some(&**topic),
             _ => None,
         }),
         "orders",
     );
     let functions = first_names(
         kinds().filter_map(|k| match k {
-            EventKind::Invocation { function, .. } => Some(function.as_str()),
+            EventKind::Invocation(inv) => Some(inv.function.as_str()),
             _ => None,
         }),
         "process",
@@ -88,7 +89,7 @@ fn subjects(events: &[Event], choice: usize) -> Vec<Subject> {
     out
 }
 
-fn judge(events: &[Event], choice: usize) {
+fn judge(events: &[Arc<Event>], choice: usize) {
     for s in subjects(events, choice) {
         for verdict in check::all(events, &s) {
             assert!(!verdict.summary.is_empty(), "{verdict:?}");
