@@ -82,6 +82,13 @@ async fn run() -> Result<()> {
             run.wall_over_longest(),
             run.failures.len()
         );
+        if !run.failures.is_empty() {
+            // The next run starts its log afresh: keep this one's, with the failures' messages.
+            let kept = full_dir.path().join(format!("run-all-{index}.log"));
+            std::fs::copy(full_dir.path().join("run-all.log"), &kept).with_context(|| {
+                format!("cannot keep the failed run's log as {}", kept.display())
+            })?;
+        }
         runs.push(run);
     }
     if runs.is_empty() {
