@@ -388,10 +388,8 @@ impl History {
         let mut events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         events.sort_by_key(|e| e.at_ms);
         History {
-            began: Instant::now(),
             events: Arc::new(Mutex::new(events)),
-            body_bytes: Arc::new(AtomicUsize::new(0)),
-            names: Arc::default(),
+            ..History::new()
         }
     }
 
@@ -447,9 +445,7 @@ impl History {
     /// [`EVENTS_MAX`] assertion, before a push, so the events are whole; and a fault window
     /// closing while a panic unwinds must still record its end.
     fn events(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Event>>> {
-        self.events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Appends an event stamped `at_ms` (an invocation is stamped with its start).
