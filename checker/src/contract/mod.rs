@@ -3,8 +3,6 @@
 //! configuration a checker judges by. Written from AWS's pages, sharing no code with the
 //! consumer (`esm`) or the mock function, so a bug there cannot excuse itself here.
 
-#[cfg(test)]
-mod agreement;
 pub mod destination;
 pub mod event;
 pub mod filter;

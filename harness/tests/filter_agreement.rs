@@ -1,7 +1,7 @@
 //! The contract's filter matcher against the consumer's, on generated patterns and records: any
 //! disagreement is a bug in one of them, to be settled against AWS's documentation.
 
-use super::filter;
+use harness::contract::filter;
 use proptest::prelude::*;
 
 /// The consumer's matcher, behind one adapter so a change of its API is one edit here.
