@@ -15,6 +15,7 @@ pub mod event;
 pub mod filter;
 pub mod invoke;
 pub mod poller;
+pub mod rebootstrap;
 pub mod response;
 pub mod settle;
 pub mod worker;

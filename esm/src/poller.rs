@@ -19,12 +19,13 @@
 use crate::config::{MappingConfig, StartingPosition};
 use crate::event::{EventContext, KafkaRecord, TimestampType, envelope_len};
 use crate::invoke::{Invoker, InvokerError};
+use crate::rebootstrap::Rebootstrap;
 use crate::worker::{Dispatcher, Input, PartitionState, Shared, record_mem_bytes};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Timestamp, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,8 @@ const METADATA_REFRESH_MS: u64 = 5_000;
 const QUERY_TIMEOUT_MS: u64 = 5_000;
 /// How often commits and lag are looked at (backpressure is, after every drain).
 const TICK_MS: u64 = 100;
+/// How often the poll thread looks for a client left with no broker (see [`crate::rebootstrap`]).
+const REBOOTSTRAP_CHECK_MS: u64 = 2_000;
 /// An unchanged offset lag is reported again after this long (a change is reported at once):
 /// a line a tick while idle would bury the log.
 const LAG_IDLE_REPORT_MS: u64 = 10_000;
@@ -180,6 +183,9 @@ struct EsmContext {
     revoke_wait: Duration,
     owned: Mutex<BTreeMap<i32, Owned>>,
     ever_assigned: AtomicBool,
+    /// The consumer's and the destination producer's way back from librdkafka#5301.
+    consumer_rebootstrap: Rebootstrap,
+    destination_rebootstrap: Rebootstrap,
 }
 
 impl ClientContext for EsmContext {}
@@ -536,6 +542,17 @@ fn build_consumer(
         producer,
         function_arn: function_arn(&config.function_name),
     });
+    let rebootstrap = || {
+        Rebootstrap::new(
+            &opts.bootstrap_servers,
+            Duration::from_millis(REBOOTSTRAP_CHECK_MS),
+        )
+        .ok_or_else(|| PollerError::Kafka {
+            what: "cannot use the bootstrap servers",
+            source: KafkaError::ClientCreation("the list holds a NUL byte".into()),
+        })
+    };
+    let (consumer_rebootstrap, destination_rebootstrap) = (rebootstrap()?, rebootstrap()?);
     let (input, dispatcher_input) = unbounded_channel();
     rt.spawn(Dispatcher::new(shared.clone(), dispatcher_input).run());
     let context = EsmContext {
@@ -546,6 +563,8 @@ fn build_consumer(
         revoke_wait: Duration::from_millis(opts.function_timeout_ms + REVOKE_MARGIN_MS),
         owned: Mutex::new(BTreeMap::new()),
         ever_assigned: AtomicBool::new(false),
+        consumer_rebootstrap,
+        destination_rebootstrap,
     };
     let reset = match config.starting_position {
         StartingPosition::TrimHorizon => "earliest",
@@ -756,6 +775,10 @@ fn dispatch(ctx: &EsmContext, pending: &mut Pending) {
 fn tick(consumer: &BaseConsumer<EsmContext>, st: &mut LoopState) {
     st.last_tick = Instant::now();
     let ctx = consumer.context();
+    ctx.consumer_rebootstrap.check(consumer.client());
+    if let Some(producer) = &ctx.shared.producer {
+        ctx.destination_rebootstrap.check(producer.client());
+    }
     let mut owned = ctx.owned.lock().expect("owned lock poisoned");
     ctx.commit(
         consumer,

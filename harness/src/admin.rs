@@ -2,13 +2,14 @@
 //! reading a topic back, and a group's committed offsets and state. Checkers judge the consumer
 //! by what these calls see, never by asking the consumer.
 
+use esm::rebootstrap::Rebootstrap;
 use futures::StreamExt;
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -74,7 +75,28 @@ struct Inner {
     timeout: Duration,
     /// One never-subscribing consumer per group for OffsetFetch: the commit observer reads
     /// offsets every 200 ms, and a new client per read would reconnect every time.
-    group_readers: std::sync::Mutex<std::collections::HashMap<String, Arc<BaseConsumer>>>,
+    group_readers: std::sync::Mutex<std::collections::HashMap<String, Arc<GroupReader>>>,
+    /// Each long-lived client's way back after a broker restart left it with no broker
+    /// (librdkafka#5301, see `esm::rebootstrap`); without it the restart scenario lost the
+    /// producer or the admin client about once in 25 runs.
+    admin_rebootstrap: Rebootstrap,
+    producer_rebootstrap: Rebootstrap,
+}
+
+struct GroupReader {
+    consumer: BaseConsumer,
+    rebootstrap: Rebootstrap,
+}
+
+/// How often a long-lived client is looked at for having no broker.
+const REBOOTSTRAP_CHECK_MS: u64 = 1_000;
+
+fn rebootstrap(bootstrap_servers: &str) -> Result<Rebootstrap, KafkaError> {
+    Rebootstrap::new(
+        bootstrap_servers,
+        Duration::from_millis(REBOOTSTRAP_CHECK_MS),
+    )
+    .ok_or_else(|| KafkaError::ClientCreation("the bootstrap servers hold a NUL byte".into()))
 }
 
 /// Groups whose offset readers are kept; past it the cache starts again (readers are cheap to
@@ -83,23 +105,25 @@ const GROUP_READERS_MAX: usize = 256;
 
 impl Inner {
     /// The cached offset reader of a group (it never subscribes, so it never joins the group).
-    fn group_reader(&self, group: &str) -> Result<Arc<BaseConsumer>, KafkaError> {
+    fn group_reader(&self, group: &str) -> Result<Arc<GroupReader>, KafkaError> {
         let mut readers = self
             .group_readers
             .lock()
             .expect("group readers lock poisoned");
         if let Some(reader) = readers.get(group) {
+            reader.rebootstrap.check(reader.consumer.client());
             return Ok(reader.clone());
         }
         if readers.len() >= GROUP_READERS_MAX {
             readers.clear();
         }
-        let reader: Arc<BaseConsumer> = Arc::new(
-            base_config(&self.bootstrap_servers)
+        let reader = Arc::new(GroupReader {
+            consumer: base_config(&self.bootstrap_servers)
                 .set("group.id", group)
                 .set("enable.auto.commit", "false")
                 .create()?,
-        );
+            rebootstrap: rebootstrap(&self.bootstrap_servers)?,
+        });
         readers.insert(group.to_string(), reader.clone());
         Ok(reader)
     }
@@ -140,6 +164,8 @@ impl Admin {
                 producer,
                 timeout: Duration::from_millis(timeout_ms),
                 group_readers: std::sync::Mutex::new(std::collections::HashMap::new()),
+                admin_rebootstrap: rebootstrap(bootstrap_servers).map_err(create_err)?,
+                producer_rebootstrap: rebootstrap(bootstrap_servers).map_err(create_err)?,
             }),
         })
     }
@@ -464,12 +490,12 @@ impl Admin {
             (self.inner.clone(), group.to_string(), topic.to_string());
         let target = format!("group {group} on topic {topic}");
         self.blocking("read committed offsets of", &target, move || {
-            let consumer = inner.group_reader(&group_owned)?;
+            let reader = inner.group_reader(&group_owned)?;
             let mut tpl = TopicPartitionList::new();
             for p in 0..count {
                 tpl.add_partition(&topic_owned, p);
             }
-            let committed = consumer.committed_offsets(tpl, inner.timeout)?;
+            let committed = reader.consumer.committed_offsets(tpl, inner.timeout)?;
             Ok(committed
                 .elements()
                 .iter()
@@ -541,6 +567,7 @@ impl Admin {
         T: Send + 'static,
         F: FnOnce() -> Result<T, KafkaError> + Send + 'static,
     {
+        self.keep_connected();
         let joined = tokio::task::spawn_blocking(f).await;
         match joined {
             Ok(r) => r.map_err(|source| AdminError::Kafka {
@@ -554,6 +581,14 @@ impl Admin {
                 detail: format!("the call panicked or was cancelled: {e}"),
             }),
         }
+    }
+
+    /// Gives the admin client and the producer their bootstrap servers again if a broker
+    /// restart left them with none; rate-limited, so every call can ask.
+    fn keep_connected(&self) {
+        let inner = &self.inner;
+        inner.admin_rebootstrap.check(inner.admin.inner());
+        inner.producer_rebootstrap.check(inner.producer.client());
     }
 
     async fn bounded<T>(
@@ -577,6 +612,7 @@ impl Admin {
         target: &str,
         fut: impl Future<Output = T>,
     ) -> Result<T, AdminError> {
+        self.keep_connected();
         let started = Instant::now();
         // A little over the client's own timeout, so its clearer error wins when both fire.
         let limit = self.timeout() + Duration::from_millis(2_000);

@@ -3,10 +3,12 @@
 //! The tests run one at a time (a shared lock): they would otherwise compete for 2 cores, and
 //! each ends by checking that no child process is left, which is a process-global count.
 
+use esm::rebootstrap::{Rebootstrap, has_usable_broker};
 use harness::admin::{Admin, KeyValue};
 use harness::broker::{Broker, BrokerOptions};
 use harness::procs;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -66,6 +68,7 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
         .await
         .unwrap();
     assert_eq!(produced.len(), 20);
+    a_connected_client_is_left_alone(&servers).await;
     let read = admin.read_topic("orders").await.unwrap();
     assert_eq!(read.len(), 20);
     assert!(read.iter().all(|r| r.headers == headers));
@@ -139,6 +142,28 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
     println!("restart ready in {} ms", broker.last_ready_ms());
     drop(admin);
     stop_and_check(broker).await;
+}
+
+/// The rebootstrap check sees a usable broker once a client has connected, and adds nothing.
+async fn a_connected_client_is_left_alone(servers: &str) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .create()
+        .unwrap();
+    harness::wait::until("a new producer to connect", Duration::from_secs(10), || {
+        std::future::ready(if has_usable_broker(producer.client()) {
+            Ok(())
+        } else {
+            Err("no usable broker".to_string())
+        })
+    })
+    .await
+    .unwrap();
+    let watch = Rebootstrap::new(servers, Duration::from_secs(1)).unwrap();
+    assert!(
+        !watch.check(producer.client()),
+        "a connected client got its bootstrap servers again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
