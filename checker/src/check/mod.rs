@@ -1070,6 +1070,75 @@ mod tests {
     }
 
     #[test]
+    fn evidence_stops_at_its_limit() {
+        let mut evidence = Vec::new();
+        for i in 0..EVIDENCE_MAX + 3 {
+            push_evidence(&mut evidence, || format!("line {i}"));
+        }
+        assert_eq!(evidence.len(), EVIDENCE_MAX);
+    }
+
+    fn with(mut event: Arc<Event>, edit: impl FnOnce(&mut InvocationEvent)) -> Arc<Event> {
+        if let EventKind::Invocation(inv) = &mut Arc::make_mut(&mut event).kind {
+            edit(inv);
+        }
+        event
+    }
+
+    #[test]
+    fn another_functions_calls_deliver_nothing() {
+        let mut events = three_produced();
+        events.push(with(ok(1, 10, 20, &[(0, 0), (0, 1), (0, 2)]), |inv| {
+            inv.function = "other".into();
+        }));
+        let v = lost(&history(events), &subject());
+        assert!(v.summary.starts_with("3 of 3"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_call_the_function_refused_finishes_nothing() {
+        let mut events = three_produced();
+        events.push(with(ok(1, 10, 20, &[(0, 0), (0, 1), (0, 2)]), |inv| {
+            inv.malformed = Some("records: missing".into());
+        }));
+        let v = lost(&history(events), &subject());
+        assert!(v.summary.starts_with("3 of 3"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_partial_failure_naming_no_record_of_its_batch_fails_it_whole() {
+        let mut events = three_produced();
+        let batch = &[(0, 0), (0, 1), (0, 2)];
+        events.push(with(
+            invocation(1, 10, 20, batch, InvocationOutcome::PartialFailure),
+            |inv| {
+                inv.item_failures.push(ItemFailure {
+                    partition_key: format!("{T}-0"),
+                    offset: 7,
+                });
+            },
+        ));
+        let v = lost(&history(events), &subject());
+        assert!(v.summary.starts_with("3 of 3"), "{}", v.summary);
+    }
+
+    #[test]
+    fn the_first_record_retention_kept_is_not_excused() {
+        let mut events: Vec<Arc<Event>> = (0..3).map(|o| produced(1, 0, o)).collect();
+        events.push(ev(
+            5,
+            EventKind::RetentionDeleted {
+                topic: T.into(),
+                partition: 0,
+                log_start_offset: 2,
+            },
+        ));
+        let v = lost(&history(events), &subject());
+        assert!(v.summary.starts_with("1 of 3"), "{}", v.summary);
+        assert!(v.evidence[0].contains("offset 2"), "{:?}", v.evidence);
+    }
+
+    #[test]
     fn retention_and_destination_are_not_loss() {
         let mut events: Vec<Arc<Event>> = (0..6).map(|o| produced(1, 0, o)).collect();
         events.push(ev(
