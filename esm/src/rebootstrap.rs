@@ -9,9 +9,10 @@
 //! `broker_failure.feature`'s restart under load.
 //!
 //! The remedy is what librdkafka's own re-bootstrap would do: add the bootstrap servers again.
-//! It is done only when the client has no usable broker, because re-adding them beside a
-//! connected broker at the same address would open a second connection that the next Metadata
-//! response closes again.
+//! It is done only when the client has learned no broker and has no usable one, because
+//! re-adding them beside a connected broker at the same address would open a second connection
+//! that the next Metadata response closes again. A client that knows a broker costs a look an
+//! atomic load and one list copy; no request is sent.
 
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
@@ -19,9 +20,6 @@ use rdkafka::types::RDKafkaRespErr;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// How often a client is looked at, at most: each look may send one small Metadata request.
-pub const CHECK_INTERVAL_MS: u64 = 1_000;
 
 /// Watches one or more clients of the same cluster; cheap to call often (rate-limited).
 #[derive(Debug)]
@@ -55,10 +53,10 @@ impl Rebootstrap {
             .is_ok()
     }
 
-    /// If a look is due and `client` has no usable broker, adds the bootstrap servers again.
-    /// Returns whether it did.
+    /// If a look is due and `client` has learned no broker and has no usable one, adds the
+    /// bootstrap servers again. Returns whether it did.
     pub fn check<C: ClientContext>(&self, client: &Client<C>) -> bool {
-        if !self.due() || has_usable_broker(client) {
+        if !self.due() || learned_brokers(client) > 0 || has_usable_broker(client) {
             return false;
         }
         // SAFETY: the client pointer is valid while `client` lives; the list is NUL-terminated
@@ -72,6 +70,20 @@ impl Rebootstrap {
         );
         true
     }
+}
+
+/// How many brokers the client learned from Metadata responses and still keeps.
+pub fn learned_brokers<C: ClientContext>(client: &Client<C>) -> usize {
+    let mut count = 0usize;
+    // SAFETY: the client pointer is valid while `client` lives; librdkafka mallocs the list for
+    // this call, and it is freed once with librdkafka's own free.
+    unsafe {
+        let ids = rd::rd_kafka_brokers_learned_ids(client.native_ptr(), &mut count);
+        if !ids.is_null() {
+            rd::rd_kafka_mem_free(client.native_ptr(), ids.cast());
+        }
+    }
+    count
 }
 
 /// Whether librdkafka has a broker connection that is up: `rd_kafka_metadata` with no wait
@@ -114,6 +126,7 @@ mod tests {
     #[test]
     fn a_client_with_no_usable_broker_gets_its_bootstrap_servers_again() {
         let producer = unreachable_producer();
+        assert_eq!(learned_brokers(producer.client()), 0);
         assert!(!has_usable_broker(producer.client()));
         let watch = Rebootstrap::new("127.0.0.1:1", Duration::from_secs(3_600)).unwrap();
         assert!(watch.check(producer.client()), "the first look is due");

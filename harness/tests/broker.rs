@@ -3,7 +3,7 @@
 //! The tests run one at a time (a shared lock): they would otherwise compete for 2 cores, and
 //! each ends by checking that no child process is left, which is a process-global count.
 
-use esm::rebootstrap::{Rebootstrap, has_usable_broker};
+use esm::rebootstrap::{Rebootstrap, has_usable_broker, learned_brokers};
 use harness::admin::{Admin, KeyValue};
 use harness::broker::{Broker, BrokerOptions};
 use harness::procs;
@@ -159,6 +159,7 @@ async fn a_connected_client_is_left_alone(servers: &str) {
     })
     .await
     .unwrap();
+    assert!(learned_brokers(producer.client()) >= 1);
     let watch = Rebootstrap::new(servers, Duration::from_secs(1)).unwrap();
     assert!(
         !watch.check(producer.client()),
