@@ -48,6 +48,10 @@ struct NodeSpec {
 }
 
 impl NodeSpec {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     fn log_path(&self) -> PathBuf {
         self.dir.join("broker.log")
     }
@@ -168,6 +172,8 @@ struct Launch {
 
 pub(super) struct LocalCluster {
     work: PathBuf,
+    /// The storage tool's `bootstrap.checkpoint` for this Kafka version, once written.
+    checkpoint: PathBuf,
     java: JavaInfo,
     classpath: String,
     cds: Arc<Cds>,
@@ -202,6 +208,7 @@ impl LocalCluster {
         let cds = Arc::new(Cds::new(&opts.cache_dir, &java));
         let mut cluster = LocalCluster {
             work,
+            checkpoint: dist_dir(&opts.cache_dir, KAFKA_VERSION).join(CHECKPOINT_FILE),
             java,
             classpath: format!("{}/*", libs.display()),
             cds,
@@ -292,12 +299,45 @@ impl LocalCluster {
         cmd
     }
 
-    /// Formats every node's storage with one fresh cluster id, in parallel.
+    /// Writes every node's storage as the storage tool (`kafka-storage format`) does for a static
+    /// quorum: the release's `bootstrap.checkpoint` (feature levels, the same for every node)
+    /// and a `meta.properties` with the node id, one fresh cluster id and a fresh directory id.
+    /// The tool is a JVM of its own (2.5 s, 1.7 s of CPU, per node); it now runs once per Kafka
+    /// version and cache, and its checkpoint is copied.
     async fn format_all(&self) -> Result<(), BrokerError> {
+        let checkpoint = self.bootstrap_checkpoint().await?;
         let cluster_id = new_cluster_id();
-        let formats = self.nodes.iter().map(|node| self.format(node, &cluster_id));
-        futures::future::try_join_all(formats).await?;
+        for node in &self.nodes {
+            write_storage(&node.data_dir(), node.id, &cluster_id, &checkpoint)?;
+        }
         Ok(())
+    }
+
+    /// The cached checkpoint, or the storage tool's for node 1, kept for later clusters.
+    async fn bootstrap_checkpoint(&self) -> Result<Vec<u8>, BrokerError> {
+        if let Ok(bytes) = std::fs::read(&self.checkpoint)
+            && !bytes.is_empty()
+        {
+            return Ok(bytes);
+        }
+        let first = &self.nodes[0];
+        self.format(first, &new_cluster_id()).await?;
+        let written = first.data_dir().join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&written).map_err(BrokerError::io(format!(
+            "the storage tool wrote no {}",
+            written.display()
+        )))?;
+        // Another cluster may be writing it too: each writes a file of its own, then renames.
+        let tmp = self
+            .checkpoint
+            .with_extension(format!("tmp-{}", std::process::id()));
+        let kept =
+            std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &self.checkpoint));
+        if let Err(e) = kept {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(error = %e, path = %self.checkpoint.display(), "cannot keep the bootstrap checkpoint; the next broker formats again");
+        }
+        Ok(bytes)
     }
 
     async fn format(&self, node: &NodeSpec, cluster_id: &str) -> Result<(), BrokerError> {
@@ -659,6 +699,32 @@ replica.fetch.max.bytes=16777216
     )
 }
 
+/// The storage tool's file of the release's feature levels (see [`LocalCluster::format_all`]).
+const CHECKPOINT_FILE: &str = "bootstrap.checkpoint";
+
+/// One node's log directory as `kafka-storage format` leaves it: `checkpoint` and a
+/// `meta.properties` (version 1) naming the node, the cluster and this directory.
+fn write_storage(
+    data: &Path,
+    node_id: u8,
+    cluster_id: &str,
+    checkpoint: &[u8],
+) -> Result<(), BrokerError> {
+    let meta = format!(
+        "node.id={node_id}\ndirectory.id={}\nversion=1\ncluster.id={cluster_id}\n",
+        new_cluster_id()
+    );
+    for (name, bytes) in [
+        (CHECKPOINT_FILE, checkpoint),
+        ("meta.properties", meta.as_bytes()),
+    ] {
+        let path = data.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(BrokerError::io(format!("cannot write {}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// A fresh random cluster id: 16 bytes as 22 characters of unpadded base64url.
 fn new_cluster_id() -> String {
     let mut bytes = [0u8; 16];
@@ -772,6 +838,42 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(a, new_cluster_id());
+    }
+
+    #[test]
+    fn storage_is_written_as_the_storage_tool_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d).unwrap();
+            write_storage(d, 2, "AAAAAAAAAAAAAAAAAAAAAA", b"levels").unwrap();
+            assert_eq!(std::fs::read(d.join(CHECKPOINT_FILE)).unwrap(), b"levels");
+        }
+        let meta = |d: &Path| std::fs::read_to_string(d.join("meta.properties")).unwrap();
+        let directory_id = |text: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("directory.id="))
+                .unwrap();
+            line["directory.id=".len()..].to_string()
+        };
+        let text = meta(&a);
+        for line in [
+            "node.id=2",
+            "version=1",
+            "cluster.id=AAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from {text}"
+            );
+        }
+        assert_eq!(directory_id(&text).len(), 22);
+        assert_ne!(
+            directory_id(&text),
+            directory_id(&meta(&b)),
+            "directory ids repeat"
+        );
     }
 
     #[test]
