@@ -1181,7 +1181,7 @@ mod tests {
             v.summary
         );
         assert!(
-            v.evidence[0].contains("before offset 1"),
+            v.evidence[0].contains("before offset 1 (1 record(s) from there)"),
             "{:?}",
             v.evidence
         );
@@ -1234,12 +1234,35 @@ mod tests {
         later.push(ok(1, 10, 20, &[(0, 0)]));
         later.push(commit(25, 0, 1));
         later.push(commit(30, 0, 0));
+        later.push(commit(31, 0, 0));
         let v = commit_safety(&history(later), &subject());
         assert!(v.ok, "{v:?}");
         assert!(v.summary.contains("1 went backwards"), "{}", v.summary);
         let mut never = three_produced();
         never.push(commit(30, 0, 3));
         assert!(commit_safety(&history(never), &subject()).evidence[0].contains("never"));
+    }
+
+    #[test]
+    fn commits_of_other_groups_and_topics_are_not_judged() {
+        let foreign = |group: &str, topic: &str| {
+            ev(
+                5,
+                EventKind::Commit {
+                    group: group.into(),
+                    topic: topic.into(),
+                    partition: 0,
+                    offset: 3,
+                },
+            )
+        };
+        for (group, topic) in [("other", T), ("g", "elsewhere")] {
+            let mut events = three_produced();
+            events.push(foreign(group, topic));
+            let v = commit_safety(&history(events), &subject());
+            assert!(v.ok, "{group} on {topic}: {v:?}");
+            assert!(v.summary.starts_with("0 of 0 commit(s)"), "{}", v.summary);
+        }
     }
 
     #[test]
