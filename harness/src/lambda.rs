@@ -632,8 +632,32 @@ fn record_ref(r: &InvokedRecord, history: &History) -> RecordRef {
 /// A running mock function server; clones share it. The server stops when the last clone drops.
 #[derive(Clone)]
 pub struct MockLambda {
-    server: Arc<MockServer>,
+    /// Held for its `Drop`: the last clone stops the server.
+    _server: Arc<ServerOwner>,
+    /// The server's base URL, read once.
+    uri: String,
     shared: Arc<Shared>,
+}
+
+/// Owns the wiremock server, to drop it where dropping cannot hang. wiremock's `Drop` blocks the
+/// thread on an async lock of the server's state (`verify`). On a runtime worker that wait can
+/// need a task queued on that same worker, which then never runs: seen once as a runner
+/// spinning at 100% CPU in `Scenario::finish` for 15 minutes. The server is dropped on a
+/// blocking thread instead.
+struct ServerOwner(Option<MockServer>);
+
+impl Drop for ServerOwner {
+    fn drop(&mut self) {
+        let Some(server) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(server));
+            }
+            Err(_) => drop(server),
+        }
+    }
 }
 
 impl MockLambda {
@@ -655,14 +679,15 @@ impl MockLambda {
             .mount(&server)
             .await;
         MockLambda {
-            server: Arc::new(server),
+            uri: server.uri(),
+            _server: Arc::new(ServerOwner(Some(server))),
             shared,
         }
     }
 
     /// The base URL a consumer invokes, e.g. `http://127.0.0.1:4372`.
     pub fn endpoint(&self) -> String {
-        self.server.uri()
+        self.uri.clone()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
