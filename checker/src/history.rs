@@ -593,6 +593,76 @@ mod tests {
         assert_eq!(first, readable);
     }
 
+    #[test]
+    fn a_history_is_empty_until_its_first_event_and_counts_from_its_start() {
+        let history = History::new();
+        assert!(history.is_empty());
+        assert_eq!(history.ms_of(history.began()), 0);
+        let later = history.began() + std::time::Duration::from_millis(1_500);
+        assert_eq!(history.ms_of(later), 1_500);
+        history.record_at(5, commit_at(5, 1).kind);
+        assert!(!history.is_empty());
+        assert_eq!(history.len(), 1);
+    }
+
+    #[test]
+    fn names_are_shared_up_to_their_limit() {
+        let history = History::new();
+        assert!(Arc::ptr_eq(&history.name("orders"), &history.name("orders")));
+        for i in 1..NAMES_MAX {
+            history.name(&format!("topic-{i}"));
+        }
+        let (a, b) = (history.name("one-too-many"), history.name("one-too-many"));
+        assert_eq!(a, b);
+        assert!(!Arc::ptr_eq(&a, &b), "a name past the limit was kept");
+    }
+
+    #[test]
+    fn only_invocations_are_listed_as_invocations() {
+        let invocation = InvocationEvent {
+            function: "process".into(),
+            id: 7,
+            start_ms: 10,
+            end_ms: 20,
+            records: Vec::new(),
+            outcome: InvocationOutcome::Success,
+            item_failures: Vec::new(),
+            malformed: None,
+            body: None,
+        };
+        let events = shared(vec![
+            commit_at(5, 1),
+            Event {
+                at_ms: 10,
+                kind: EventKind::Invocation(Box::new(invocation)),
+            },
+        ]);
+        let listed: Vec<_> = invocations(&events).map(|i| (i.function, i.id)).collect();
+        assert_eq!(listed, [("process", 7)]);
+    }
+
+    #[test]
+    fn only_kills_leave_a_call_running_and_faults_read_as_labels() {
+        use LifecycleAction::*;
+        let killing: Vec<_> = [Started, Disabled, Enabled, Scaled, Killed, PollerKilled]
+            .into_iter()
+            .filter(|a| a.kills())
+            .collect();
+        assert_eq!(killing, [Killed, PollerKilled]);
+        let fault = |kind, target| Fault {
+            id: 1,
+            kind,
+            target,
+            latency_ms: None,
+        };
+        assert_eq!(
+            fault(FaultKind::Freeze, FaultTarget::Mapping("esm".into())).to_string(),
+            "freeze esm"
+        );
+        assert_eq!(FaultTarget::BrokerNode(2).to_string(), "broker 2");
+        assert_eq!(FaultTarget::Broker.to_string(), "the broker");
+    }
+
     fn shared(events: Vec<Event>) -> Vec<Arc<Event>> {
         events.into_iter().map(Arc::new).collect()
     }
