@@ -608,7 +608,10 @@ mod tests {
     #[test]
     fn names_are_shared_up_to_their_limit() {
         let history = History::new();
-        assert!(Arc::ptr_eq(&history.name("orders"), &history.name("orders")));
+        assert!(Arc::ptr_eq(
+            &history.name("orders"),
+            &history.name("orders")
+        ));
         for i in 1..NAMES_MAX {
             history.name(&format!("topic-{i}"));
         }

@@ -1334,6 +1334,78 @@ mod tests {
     }
 
     #[test]
+    fn only_kills_and_thaws_excuse_an_overlap() {
+        let mut events = three_produced();
+        events.push(lifecycle(15, LifecycleAction::Started, 1));
+        let slowed = |phase| {
+            ev(
+                16,
+                EventKind::Fault {
+                    fault: crate::history::Fault {
+                        id: 2,
+                        kind: FaultKind::NetworkSlow,
+                        target: crate::history::FaultTarget::Mapping("esm".into()),
+                        latency_ms: Some(300),
+                    },
+                    phase,
+                },
+            )
+        };
+        events.push(slowed(FaultPhase::Began));
+        events.push(slowed(FaultPhase::Ended));
+        events.push(ok(1, 10, 50, &[(0, 0)]));
+        events.push(ok(2, 30, 60, &[(0, 1)]));
+        assert!(!single_in_flight(&history(events), &subject()).ok);
+    }
+
+    #[test]
+    fn unread_bodies_are_counted_not_judged() {
+        let mut events = three_produced();
+        events.push(ok(1, 10, 20, &[(0, 0), (0, 1)]));
+        events.push(ok(2, 20, 30, &[(0, 2)]));
+        let v = well_formed_events(&history(events), &subject());
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.contains("; 2 not read"), "{}", v.summary);
+        let none = well_formed_events(&history(three_produced()), &subject());
+        assert!(!none.summary.contains("not read"), "{}", none.summary);
+    }
+
+    #[test]
+    fn every_guarantee_is_judged() {
+        let names: Vec<_> = all(&history(three_produced()), &subject())
+            .iter()
+            .map(|v| v.checker)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "lost",
+                "order",
+                "commit_safety",
+                "single_in_flight",
+                "start_position",
+                "resume",
+                "destination_format",
+                "well_formed_events"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_commit_names_the_first_record_done_after_it() {
+        let mut events = three_produced();
+        events.push(ok(1, 10, 20, &[(0, 0)]));
+        events.push(commit(20, 0, 2));
+        let v = commit_safety(&history(events), &subject());
+        assert!(!v.ok);
+        assert!(
+            v.evidence[0].contains("offset 1 was done never"),
+            "{:?}",
+            v.evidence
+        );
+    }
+
+    #[test]
     fn a_kill_excuses_only_the_calls_it_could_have_orphaned() {
         let mut events = three_produced();
         // #1 is the killed poller's call, still running in the function after the kill at 15;
@@ -1414,6 +1486,7 @@ mod tests {
         json["requestContext"]["condition"] = json!("Oops");
         let v = destination_format(&destination(json.to_string(), None), &subject());
         assert!(!v.ok);
+        assert!(v.summary.starts_with("1 of 1 message(s)"), "{}", v.summary);
         assert!(v.evidence[0].contains("condition"), "{:?}", v.evidence);
         json["requestContext"]["condition"] = json!("RetryAttemptsExhausted");
         json["version"] = json!(1);
