@@ -224,6 +224,28 @@ mod tests {
     }
 
     #[test]
+    fn a_deletion_before_the_stop_leaves_later_commits_judged() {
+        let mut events = stop_then_start(1);
+        events.insert(2, gone(25, OffsetsGoneCause::Deleted));
+        let v = judge(&events);
+        assert!(!v.ok, "{v:?}");
+    }
+
+    #[test]
+    fn the_stop_is_the_first_of_two_stop_events() {
+        // Deleted at 42, while stopped since 40; a commit read before the deletion is stamped
+        // at 43; a second stop at 45 does not move the stop.
+        let mut events = stop_then_start(1);
+        events.remove(2);
+        events.insert(3, gone(42, OffsetsGoneCause::Deleted));
+        events.insert(4, commit(43, 0, 3));
+        events.insert(5, lifecycle(45, LifecycleAction::Disabled, 0));
+        let v = judge(&events);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 0"), "{v:?}");
+    }
+
+    #[test]
     fn a_stop_while_already_stopped_is_not_a_start() {
         let mut events = stop_then_start(3);
         events.insert(4, lifecycle(45, LifecycleAction::Disabled, 0));
