@@ -1599,6 +1599,35 @@ mod tests {
     }
 
     #[test]
+    fn only_the_mappings_own_starts_with_pollers_count_as_starts() {
+        let other = ev(
+            260,
+            EventKind::Lifecycle {
+                mapping: "other".into(),
+                action: LifecycleAction::Started,
+                pollers: 1,
+            },
+        );
+        let between = vec![
+            offsets_deleted(200),
+            lifecycle(250, LifecycleAction::Disabled, 0),
+            other,
+        ];
+        let mut events = off_and_on(between);
+        let all_offsets: Vec<(i32, i64)> = (0..13).map(|o| (0, o)).collect();
+        events.push(ok(2, 410, 420, &all_offsets));
+        let v = start_position(&history(events), &latest());
+        assert!(!v.ok, "{v:?}");
+        assert!(
+            v.evidence[0].contains(
+                "partition 0 at the start at 300 ms (no committed offset: the group's offsets went at 200 ms)"
+            ),
+            "{:?}",
+            v.evidence
+        );
+    }
+
+    #[test]
     fn a_consumer_that_skips_without_any_deletion_is_flagged() {
         let mut events = off_and_on(Vec::new());
         events.push(ok(2, 410, 420, &[(0, 10), (0, 11), (0, 12)]));

@@ -232,6 +232,17 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_in_the_deletions_millisecond_is_not_trusted() {
+        let mut events = stop_then_start(1);
+        events.remove(2);
+        events.insert(2, gone(25, OffsetsGoneCause::Deleted));
+        events.insert(3, commit(25, 0, 3));
+        let v = judge(&events);
+        assert!(v.ok, "{v:?}");
+        assert!(v.summary.starts_with("0 of 0"), "{v:?}");
+    }
+
+    #[test]
     fn the_stop_is_the_first_of_two_stop_events() {
         // Deleted at 42, while stopped since 40; a commit read before the deletion is stamped
         // at 43; a second stop at 45 does not move the stop.
