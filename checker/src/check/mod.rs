@@ -1628,6 +1628,27 @@ mod tests {
     }
 
     #[test]
+    fn a_latest_start_on_an_empty_log_notes_no_skip() {
+        let mut events = vec![lifecycle(10, LifecycleAction::Started, 1)];
+        events.extend((0..3).map(|o| produced(50, 0, o)));
+        events.push(ok(1, 60, 70, &[(0, 0), (0, 1), (0, 2)]));
+        let v = start_position(&history(events), &latest());
+        assert!(v.ok, "{v:?}");
+        assert!(v.evidence.is_empty(), "{:?}", v.evidence);
+    }
+
+    #[test]
+    fn a_record_acknowledged_in_the_starts_millisecond_may_be_read_by_latest() {
+        let events = history(vec![
+            produced(10, 0, 0),
+            lifecycle(10, LifecycleAction::Started, 1),
+            ok(1, 20, 30, &[(0, 0)]),
+        ]);
+        let v = start_position(&events, &latest());
+        assert!(v.ok, "{v:?}");
+    }
+
+    #[test]
     fn a_consumer_that_skips_without_any_deletion_is_flagged() {
         let mut events = off_and_on(Vec::new());
         events.push(ok(2, 410, 420, &[(0, 10), (0, 11), (0, 12)]));
