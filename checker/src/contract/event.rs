@@ -415,6 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn an_msk_arn_must_be_an_arn_and_name_kafka() {
+        for arn in [
+            "arn:aws:sqs:us-east-1:123456789012:queue",
+            "urn:aws:kafka:us-east-1:123456789012:cluster/c/1",
+        ] {
+            let mut msk = good();
+            msk["eventSource"] = json!("aws:kafka");
+            msk["eventSourceArn"] = json!(arn);
+            assert!(why(&msk).contains("not an MSK cluster ARN"), "{arn}");
+        }
+    }
+
+    #[test]
+    fn placed_keeps_only_the_topics_records_on_the_precise_path_too() {
+        let mut event = good();
+        event["records"]["other-3"] = json!([{"topic": "other", "partition": 3, "offset": 9,
+            "timestamp": 1, "timestampType": "CREATE_TIME", "headers": []}]);
+        // An escape makes the fast reader give up, so the precise reader answers.
+        let body = event.to_string().replace("\"b-1:9092", "\"\\u0062-1:9092");
+        assert!(fast::placed(body.as_bytes(), "orders").is_none(), "{body}");
+        assert_eq!(
+            placed(body.as_bytes(), "orders").unwrap(),
+            [(0, 15), (0, 16), (0, 17)]
+        );
+    }
+
+    #[test]
     fn a_list_key_is_exactly_topic_dash_partition() {
         for (key, topic, partition) in [("t-0", "t", 0), ("my-topic-12", "my-topic", 12)] {
             assert!(is_list_key(key, topic, partition), "{key}");
