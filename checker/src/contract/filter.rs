@@ -543,6 +543,30 @@ mod tests {
     }
 
     #[test]
+    fn malformed_operands_are_refused_and_a_full_prefix_is_not() {
+        for pattern in [
+            r#"{"value": {"w": [{"anything-but": []}]}}"#,
+            r#"{"value": {"p": [{"numeric": []}]}}"#,
+            r#"{"value": {"p": [{"numeric": ["<", 5, ">"]}]}}"#,
+            r#"{"value": {"p": [{"numeric": [">", 1, "<", 9, ">", 2]}]}}"#,
+            r#"{"value": {"ip": [{"cidr": "10.0.0.0/33"}]}}"#,
+        ] {
+            assert!(Pattern::parse(pattern).is_err(), "{pattern} was accepted");
+        }
+        assert!(pass(
+            r#"{"value": {"ip": [{"cidr": "10.0.0.7/32"}]}}"#,
+            r#"{"ip": "10.0.0.7"}"#
+        ));
+    }
+
+    #[test]
+    fn anything_but_a_suffix() {
+        let p = r#"{"value": {"f": [{"anything-but": {"suffix": ".png"}}]}}"#;
+        assert!(pass(p, r#"{"f": "a.jpg"}"#));
+        assert!(!pass(p, r#"{"f": "a.png"}"#));
+    }
+
+    #[test]
     fn numeric_ranges_compare_values() {
         let p = r#"{"value": {"p": [{"numeric": [">", 10, "<=", 20]}]}}"#;
         assert!(pass(p, r#"{"p": 20}"#));
