@@ -567,6 +567,27 @@ mod tests {
     }
 
     #[test]
+    fn each_comparison_holds_at_its_bound_as_written() {
+        let holds = |op: &str, n: &str| {
+            pass(
+                &format!(r#"{{"value": {{"p": [{{"numeric": ["{op}", 10]}}]}}}}"#),
+                &format!(r#"{{"p": {n}}}"#),
+            )
+        };
+        let table = [
+            ("<", [true, false, false]),
+            ("<=", [true, true, false]),
+            (">", [false, false, true]),
+            (">=", [false, true, true]),
+            ("=", [false, true, false]),
+        ];
+        for (op, expected) in table {
+            let seen = ["9", "10", "11"].map(|n| holds(op, n));
+            assert_eq!(seen, expected, "numeric {op} 10 on 9, 10, 11");
+        }
+    }
+
+    #[test]
     fn numeric_ranges_compare_values() {
         let p = r#"{"value": {"p": [{"numeric": [">", 10, "<=", 20]}]}}"#;
         assert!(pass(p, r#"{"p": 20}"#));
