@@ -314,4 +314,21 @@ mod tests {
         let deep = "[".repeat(DEPTH_MAX + 2) + &"]".repeat(DEPTH_MAX + 2);
         assert!(parse(&deep).unwrap_err().contains("nesting"));
     }
+
+    #[test]
+    fn nesting_is_counted_in_objects_too_and_the_limit_itself_is_allowed() {
+        let at_limit = "[".repeat(DEPTH_MAX + 1) + &"]".repeat(DEPTH_MAX + 1);
+        assert!(parse(&at_limit).is_ok());
+        let objects = r#"{"a":"#.repeat(DEPTH_MAX + 2) + "1" + &"}".repeat(DEPTH_MAX + 2);
+        assert!(parse(&objects).unwrap_err().contains("nesting"));
+    }
+
+    #[test]
+    fn an_empty_object_is_read_past() {
+        let Json::Object(members) = parse(r#"{"a":{},"b":1}"#).unwrap() else {
+            panic!("not an object")
+        };
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].1, Json::Object(Vec::new()));
+    }
 }
