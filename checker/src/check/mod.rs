@@ -1235,6 +1235,7 @@ mod tests {
         later.push(commit(25, 0, 1));
         later.push(commit(30, 0, 0));
         later.push(commit(31, 0, 0));
+        later.push(commit(32, 0, 0));
         let v = commit_safety(&history(later), &subject());
         assert!(v.ok, "{v:?}");
         assert!(v.summary.contains("1 went backwards"), "{}", v.summary);
