@@ -324,6 +324,14 @@ mod tests {
     }
 
     #[test]
+    fn every_short_escape_is_read() {
+        assert_eq!(
+            parse(r#""\"\\\/\b\f\n\r\t""#).unwrap(),
+            Json::String("\"\\/\u{8}\u{c}\n\r\t".into())
+        );
+    }
+
+    #[test]
     fn an_empty_object_is_read_past() {
         let Json::Object(members) = parse(r#"{"a":{},"b":1}"#).unwrap() else {
             panic!("not an object")
