@@ -247,16 +247,18 @@ impl LocalCluster {
             } else {
                 None
             };
-            let dir = self.work.join(format!("node-{id}"));
-            std::fs::create_dir_all(dir.join("data"))
-                .map_err(BrokerError::io(format!("cannot create {}", dir.display())))?;
-            self.nodes.push(NodeSpec {
+            let node = NodeSpec {
                 id,
                 port: ports[base],
                 controller_port: ports[base + 1],
                 proxied,
-                dir,
-            });
+                dir: self.work.join(format!("node-{id}")),
+            };
+            std::fs::create_dir_all(node.data_dir()).map_err(BrokerError::io(format!(
+                "cannot create {}",
+                node.dir.display()
+            )))?;
+            self.nodes.push(node);
         }
         let voters = self
             .nodes
@@ -327,10 +329,13 @@ impl LocalCluster {
             "the storage tool wrote no {}",
             written.display()
         )))?;
-        // Another cluster may be writing it too: each writes a file of its own, then renames.
-        let tmp = self
-            .checkpoint
-            .with_extension(format!("tmp-{}", std::process::id()));
+        // Other clusters, of this process too, may be writing it: each writes a file of its own,
+        // then renames, so no reader ever sees a partly written checkpoint.
+        let tmp = self.checkpoint.with_extension(format!(
+            "tmp-{}-{:08x}",
+            std::process::id(),
+            rand::rng().next_u32()
+        ));
         let kept =
             std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &self.checkpoint));
         if let Err(e) = kept {
@@ -695,7 +700,7 @@ message.max.bytes=16777216
 replica.fetch.max.bytes=16777216
 ",
         id = node.id,
-        data = node.dir.join("data").display(),
+        data = node.data_dir().display(),
     )
 }
 
