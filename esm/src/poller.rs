@@ -547,9 +547,9 @@ fn build_consumer(
             &opts.bootstrap_servers,
             Duration::from_millis(REBOOTSTRAP_CHECK_MS),
         )
-        .ok_or_else(|| PollerError::Kafka {
+        .map_err(|source| PollerError::Kafka {
             what: "cannot use the bootstrap servers",
-            source: KafkaError::ClientCreation("the list holds a NUL byte".into()),
+            source,
         })
     };
     let (consumer_rebootstrap, destination_rebootstrap) = (rebootstrap()?, rebootstrap()?);

@@ -16,6 +16,7 @@
 
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,10 +33,15 @@ pub struct Rebootstrap {
 }
 
 impl Rebootstrap {
-    /// `None` if the list holds a NUL byte (librdkafka would have refused it already).
-    pub fn new(bootstrap_servers: &str, interval: Duration) -> Option<Rebootstrap> {
-        Some(Rebootstrap {
-            servers: CString::new(bootstrap_servers).ok()?,
+    /// Refuses a list with a NUL byte, as librdkafka would have refused it already.
+    pub fn new(bootstrap_servers: &str, interval: Duration) -> Result<Rebootstrap, KafkaError> {
+        let servers = CString::new(bootstrap_servers).map_err(|_| {
+            KafkaError::ClientCreation(format!(
+                "bootstrap servers {bootstrap_servers:?} hold a NUL byte"
+            ))
+        })?;
+        Ok(Rebootstrap {
+            servers,
             started: Instant::now(),
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             last_check_ms: AtomicU64::new(u64::MAX),
@@ -150,6 +156,7 @@ mod tests {
 
     #[test]
     fn a_nul_in_the_list_is_refused() {
-        assert!(Rebootstrap::new("a\0b", Duration::from_secs(1)).is_none());
+        let refused = Rebootstrap::new("a\0b", Duration::from_secs(1)).unwrap_err();
+        assert!(refused.to_string().contains("NUL byte"), "{refused}");
     }
 }

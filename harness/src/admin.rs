@@ -96,7 +96,6 @@ fn rebootstrap(bootstrap_servers: &str) -> Result<Rebootstrap, KafkaError> {
         bootstrap_servers,
         Duration::from_millis(REBOOTSTRAP_CHECK_MS),
     )
-    .ok_or_else(|| KafkaError::ClientCreation("the bootstrap servers hold a NUL byte".into()))
 }
 
 /// Groups whose offset readers are kept; past it the cache starts again (readers are cheap to
