@@ -12,6 +12,7 @@ pub mod config;
 pub mod defects;
 pub mod destination;
 pub mod event;
+pub mod fetch;
 pub mod filter;
 pub mod invoke;
 pub mod poller;

@@ -1,7 +1,8 @@
 //! The consumer: one process is one member of the mapping's consumer group.
 //!
 //! Design: a single poll thread owns the rdkafka `BaseConsumer` (so rebalance callbacks run on
-//! it and may block), converts records and hands them to the poller's dispatcher
+//! it and may block), reads records in batches from the fetch queue its partitions are
+//! forwarded to ([`crate::fetch`]), converts them and hands them to the poller's dispatcher
 //! ([`crate::worker`]) on a tokio runtime, which cuts batches over the partitions and settles
 //! each in a task of its own ([`crate::settle`]). Those publish the offset up to which each
 //! partition is done; the poll thread commits those positions (async while running, sync on
@@ -18,6 +19,7 @@
 
 use crate::config::{MappingConfig, StartingPosition};
 use crate::event::{EventContext, KafkaRecord, TimestampType, envelope_len};
+use crate::fetch::{self, FetchQueue};
 use crate::invoke::{Invoker, InvokerError};
 use crate::rebootstrap::Rebootstrap;
 use crate::worker::{Dispatcher, Input, PartitionState, Shared, record_mem_bytes};
@@ -50,6 +52,9 @@ const REBOOTSTRAP_CHECK_MS: u64 = 2_000;
 const LAG_IDLE_REPORT_MS: u64 = 10_000;
 /// Poll timeout while a partition is paused: how soon a drained buffer gets records again.
 const PAUSED_POLL_MS: u64 = 5;
+/// How long the poll thread waits for records while idle: the consumer queue (rebalances,
+/// commit results) is served between waits, so this bounds how late a rebalance is seen.
+const FETCH_WAIT_MS: u64 = 20;
 /// Records drained from the consumer without blocking before they go to the dispatcher.
 const DRAIN_MAX_RECORDS: usize = 2_000;
 /// A partition is paused once a full batch plus this many records wait, so the next batch is
@@ -93,6 +98,8 @@ pub enum PollerError {
     },
     #[error(transparent)]
     Invoker(#[from] InvokerError),
+    #[error("cannot set up the fetch queue: {0}")]
+    Fetch(#[source] fetch::FetchError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -183,6 +190,9 @@ struct EsmContext {
     revoke_wait: Duration,
     owned: Mutex<BTreeMap<i32, Owned>>,
     ever_assigned: AtomicBool,
+    /// Where assigned partitions' records go (see [`crate::fetch`]); taken out before the
+    /// consumer is dropped, as librdkafka wants its queues destroyed first.
+    fetch: Mutex<Option<Arc<FetchQueue>>>,
     /// The consumer's and the destination producer's way back from librdkafka#5301.
     consumer_rebootstrap: Rebootstrap,
     destination_rebootstrap: Rebootstrap,
@@ -196,6 +206,7 @@ impl ConsumerContext for EsmContext {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.assign(c, tpl);
+                self.route(c, tpl);
                 let assigned = if cooperative {
                     c.incremental_assign(tpl)
                 } else {
@@ -333,6 +344,20 @@ impl EsmContext {
             );
         }
         self.ever_assigned.store(true, Ordering::SeqCst);
+    }
+
+    /// Before `assign`: the new partitions' records go to the fetch queue. A partition that
+    /// cannot be routed still works, slower, through the consumer queue.
+    fn route(&self, c: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let fetch = self.fetch.lock().expect("fetch lock poisoned");
+        let Some(fetch) = fetch.as_ref() else {
+            return;
+        };
+        for p in self.partitions(tpl) {
+            if let Err(e) = fetch.route(c.client(), p) {
+                warn!(event = "route_error", error = %e, "records of this partition come through the consumer queue");
+            }
+        }
     }
 
     fn committed(&self, c: &BaseConsumer<Self>, tpl: &TopicPartitionList) -> HashMap<i32, i64> {
@@ -474,6 +499,14 @@ pub fn run(opts: PollerOptions) -> Result<(), PollerError> {
     let shutdown = Arc::new(AtomicBool::new(false));
     rt.spawn(watch_signals(shutdown.clone()));
     let consumer = build_consumer(&opts, rt.handle().clone())?;
+    let fetch = Arc::new(
+        FetchQueue::new(consumer.client(), &opts.config.topic).map_err(PollerError::Fetch)?,
+    );
+    *consumer
+        .context()
+        .fetch
+        .lock()
+        .expect("fetch lock poisoned") = Some(fetch.clone());
     consumer
         .subscribe(&[&opts.config.topic])
         .map_err(|source| PollerError::Kafka {
@@ -481,7 +514,8 @@ pub fn run(opts: PollerOptions) -> Result<(), PollerError> {
             source,
         })?;
     info!(event = "started", poller = %opts.poller_id, group = %opts.group_id, topic = %opts.config.topic);
-    poll_loop(&consumer, &shutdown, &opts.config.topic);
+    poll_loop(&consumer, &fetch, &shutdown, &opts.config.topic);
+    drop(fetch);
     info!(event = "stopping", poller = %opts.poller_id);
     let ctx = consumer.context().clone();
     let all: Vec<(i32, Owned)> =
@@ -493,6 +527,7 @@ pub fn run(opts: PollerOptions) -> Result<(), PollerError> {
     #[cfg(feature = "defects")]
     let commit_on_stop = !crate::defects::active(crate::defects::Defect::NoCommitOnStop);
     ctx.finish(&consumer, all, commit_on_stop);
+    drop(ctx.fetch.lock().expect("fetch lock poisoned").take());
     drop(consumer); // closes: leaves the group
     info!(event = "stopped", poller = %opts.poller_id);
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -563,6 +598,7 @@ fn build_consumer(
         revoke_wait: Duration::from_millis(opts.function_timeout_ms + REVOKE_MARGIN_MS),
         owned: Mutex::new(BTreeMap::new()),
         ever_assigned: AtomicBool::new(false),
+        fetch: Mutex::new(None),
         consumer_rebootstrap,
         destination_rebootstrap,
     };
@@ -641,7 +677,12 @@ struct LoopState {
     last_poll_error: Option<Instant>,
 }
 
-fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: &str) {
+fn poll_loop(
+    consumer: &BaseConsumer<EsmContext>,
+    fetch: &FetchQueue,
+    shutdown: &AtomicBool,
+    topic: &str,
+) {
     let topic: Arc<str> = topic.into();
     let mut st = LoopState {
         pending: Pending::default(),
@@ -651,26 +692,22 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
     };
     let mut any_paused = false;
     while !shutdown.load(Ordering::SeqCst) {
-        let mut got = 0;
-        // A paused partition resumes when its buffer drains, which no poll wakes up for.
-        let mut timeout = Duration::from_millis(if any_paused { PAUSED_POLL_MS } else { TICK_MS });
+        let mut got = serve_consumer_queue(consumer, &topic, &mut st);
+        // A paused partition resumes when its buffer drains, which no record wakes us up for;
+        // a rebalance waits for the next turn, so the wait is short either way.
+        let mut timeout = Duration::from_millis(if any_paused {
+            PAUSED_POLL_MS
+        } else {
+            FETCH_WAIT_MS
+        });
         while got < DRAIN_MAX_RECORDS {
-            match consumer.poll(timeout) {
-                Some(Ok(m)) => {
-                    st.pending.push(m.partition(), to_record(&m, &topic));
-                    got += 1;
-                }
-                Some(Err(e)) => {
-                    let quiet = st
-                        .last_poll_error
-                        .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
-                    if !quiet {
-                        warn!(event = "consumer_error", error = %e, "Kafka consumer error");
-                        st.last_poll_error = Some(Instant::now());
-                    }
-                    break;
-                }
-                None => break,
+            let taken = fetch.read(timeout, |record| match record {
+                Ok(r) => st.pending.push(r.partition, r),
+                Err(e) => st.note_poll_error(&e),
+            });
+            got += taken;
+            if taken < fetch::READ_MAX_RECORDS {
+                break; // drained
             }
             timeout = Duration::ZERO;
         }
@@ -680,6 +717,43 @@ fn poll_loop(consumer: &BaseConsumer<EsmContext>, shutdown: &AtomicBool, topic: 
         // and a lag line per drain cost the poller and the broker more than the records did.
         if st.last_tick.elapsed() >= Duration::from_millis(TICK_MS) {
             tick(consumer, &mut st);
+        }
+    }
+}
+
+/// Serves rebalances, commit results and client errors without waiting; returns how many
+/// records came this way (only those of a partition not routed to the fetch queue).
+fn serve_consumer_queue(
+    consumer: &BaseConsumer<EsmContext>,
+    topic: &Arc<str>,
+    st: &mut LoopState,
+) -> usize {
+    let mut got = 0;
+    while got < DRAIN_MAX_RECORDS {
+        match consumer.poll(Duration::ZERO) {
+            Some(Ok(m)) => {
+                st.pending.push(m.partition(), to_record(&m, topic));
+                got += 1;
+            }
+            Some(Err(e)) => {
+                st.note_poll_error(&e);
+                break;
+            }
+            None => break,
+        }
+    }
+    got
+}
+
+impl LoopState {
+    /// At most one line a second: a broker outage repeats the same error for every partition.
+    fn note_poll_error(&mut self, e: &KafkaError) {
+        let quiet = self
+            .last_poll_error
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if !quiet {
+            warn!(event = "consumer_error", error = %e, "Kafka consumer error");
+            self.last_poll_error = Some(Instant::now());
         }
     }
 }

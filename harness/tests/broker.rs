@@ -3,12 +3,14 @@
 //! The tests run one at a time (a shared lock): they would otherwise compete for 2 cores, and
 //! each ends by checking that no child process is left, which is a process-global count.
 
+use esm::fetch::FetchQueue;
 use esm::rebootstrap::{Rebootstrap, has_usable_broker, learned_brokers};
 use harness::admin::{Admin, KeyValue};
 use harness::broker::{Broker, BrokerOptions};
 use harness::procs;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -69,6 +71,7 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
         .unwrap();
     assert_eq!(produced.len(), 20);
     a_connected_client_is_left_alone(&servers).await;
+    the_fetch_queue_reads_what_rdkafka_reads(&admin, &servers).await;
     let read = admin.read_topic("orders").await.unwrap();
     assert_eq!(read.len(), 20);
     assert!(read.iter().all(|r| r.headers == headers));
@@ -142,6 +145,114 @@ async fn single_node_serves_commits_deletes_groups_and_survives_restart() {
     println!("restart ready in {} ms", broker.last_ready_ms());
     drop(admin);
     stop_and_check(broker).await;
+}
+
+/// Records routed to the poller's fetch queue, read in batches from librdkafka's raw messages,
+/// equal what rust-rdkafka's own message API reads (the harness's `read_topic`): keys, values,
+/// tombstones, empty values, repeated headers, timestamps; none reaches the consumer queue.
+async fn the_fetch_queue_reads_what_rdkafka_reads(admin: &Admin, servers: &str) {
+    const TOPIC: &str = "fetched";
+    admin.create_topic(TOPIC, 2, None, 1).await.unwrap();
+    let headers = vec![
+        ("h".to_string(), b"1".to_vec()),
+        ("h".to_string(), b"2".to_vec()),
+        ("empty".to_string(), Vec::new()),
+    ];
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .create()
+        .unwrap();
+    for p in 0..2 {
+        for i in 0..1_500 {
+            let value = format!("{p}-{i}");
+            let mut record = BaseRecord::<[u8], [u8]>::to(TOPIC).partition(p);
+            record = match i % 3 {
+                0 => record.key(b"k").payload(value.as_bytes()),
+                1 => record,
+                _ => record.key(b"").payload(b""),
+            };
+            if i % 2 == 0 {
+                let mut owned = OwnedHeaders::new();
+                for (key, value) in &headers {
+                    owned = owned.insert(Header {
+                        key,
+                        value: Some(value),
+                    });
+                }
+                record = record.headers(owned);
+            }
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let expected = admin.read_topic(TOPIC).await.unwrap();
+    assert_eq!(expected.len(), 3_000);
+    let servers = servers.to_string();
+    let read =
+        tokio::task::spawn_blocking(move || read_through_fetch_queue(&servers, TOPIC, 3_000))
+            .await
+            .unwrap();
+    let read: Vec<harness::admin::ConsumedRecord> = read
+        .into_iter()
+        .map(|r| harness::admin::ConsumedRecord {
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: Some(r.timestamp_ms),
+        })
+        .collect();
+    assert_eq!(read, expected);
+}
+
+/// Reads `count` records of `topic` (every partition from the start) through a fetch queue,
+/// sorted by partition then offset; panics if the consumer queue hands out a record or the
+/// records of a partition come out of order.
+fn read_through_fetch_queue(
+    servers: &str,
+    topic: &str,
+    count: usize,
+) -> Vec<esm::event::KafkaRecord> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("group.id", "fetch-queue-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let fetch = FetchQueue::new(consumer.client(), topic).unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..2 {
+        fetch.route(consumer.client(), p).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut read = Vec::new();
+    let mut batches = 0;
+    while read.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} records after 30 s",
+            read.len()
+        );
+        if let Some(m) = consumer.poll(Duration::ZERO) {
+            panic!("the consumer queue handed out {m:?}");
+        }
+        let taken = fetch.read(Duration::from_millis(100), |r| read.push(r.unwrap()));
+        batches += usize::from(taken > 0);
+    }
+    assert!(batches < count, "one record a read: {batches} reads");
+    for pair in read.windows(2) {
+        if pair[0].partition == pair[1].partition {
+            assert_eq!(pair[1].offset, pair[0].offset + 1, "out of order: {pair:?}");
+        }
+    }
+    drop(fetch);
+    read.sort_by_key(|r| (r.partition, r.offset));
+    read
 }
 
 /// The rebootstrap check sees a usable broker once a client has connected, and adds nothing.
