@@ -3,7 +3,6 @@
 //! This is the hot path: the JSON is written by hand into one pre-sized `Vec<u8>`, with base64
 //! encoded in place, and no intermediate `serde_json::Value`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The Invoke API's request body limit; a batch closes before passing it.
@@ -144,16 +143,47 @@ fn record_object_len(r: &KafkaRecord, topic_len: usize, partition_len: usize) ->
 
 /// Record indices per `(topic, partition)`, groups in order of first appearance.
 fn group_by_partition(records: &[KafkaRecord]) -> Vec<Vec<usize>> {
-    let mut index: HashMap<(&str, i32), usize> = HashMap::new();
+    let mut slots = PartitionSlots::default();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (ri, r) in records.iter().enumerate() {
-        let gi = *index.entry((&*r.topic, r.partition)).or_insert_with(|| {
+        let gi = slots.slot(r);
+        if gi == groups.len() {
             groups.push(Vec::new());
-            groups.len() - 1
-        });
+        }
         groups[gi].push(ri);
     }
     groups
+}
+
+/// Numbers each `(topic, partition)` met, in order of first appearance. A batch holds runs of
+/// one partition, so the previous record's slot is tried first: no hashing per record, and a
+/// linear search (over the few partitions of one batch) only where a run changes.
+#[derive(Default)]
+pub struct PartitionSlots<'a> {
+    keys: Vec<(i32, &'a str)>,
+    last: usize,
+}
+
+impl<'a> PartitionSlots<'a> {
+    /// The slot of `r`'s partition; a partition not met before gets the next one.
+    pub fn slot(&mut self, r: &'a KafkaRecord) -> usize {
+        let key = (r.partition, &*r.topic);
+        if self.keys.get(self.last) != Some(&key) {
+            self.last = match self.keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    self.keys.push(key);
+                    self.keys.len() - 1
+                }
+            };
+        }
+        self.last
+    }
+
+    /// `(topic, partition)` of each slot, in slot order.
+    pub fn keys(&self) -> impl Iterator<Item = (&'a str, i32)> + '_ {
+        self.keys.iter().map(|(p, t)| (*t, *p))
+    }
 }
 
 fn write_envelope_head(out: &mut Vec<u8>, ctx: &EventContext) {
@@ -355,6 +385,25 @@ mod tests {
             value: Some(b"value".to_vec()),
             headers: vec![("trace".into(), b"hi".to_vec())],
         }
+    }
+
+    #[test]
+    fn partition_slots_follow_first_appearance_across_interleaved_runs() {
+        let records = [
+            record("a", 0, 1),
+            record("a", 0, 2),
+            record("a", 1, 1),
+            record("a", 0, 3),
+            record("b", 0, 1),
+            record("a", 1, 2),
+        ];
+        let mut slots = PartitionSlots::default();
+        let got: Vec<usize> = records.iter().map(|r| slots.slot(r)).collect();
+        assert_eq!(got, [0, 0, 1, 0, 2, 1]);
+        assert_eq!(
+            slots.keys().collect::<Vec<_>>(),
+            [("a", 0), ("a", 1), ("b", 0)]
+        );
     }
 
     #[test]

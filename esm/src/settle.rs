@@ -29,13 +29,12 @@
 
 use crate::batch::bisect;
 use crate::destination::{FailureCondition, FailureInfo, failure_record, iso_millis};
-use crate::event::{KafkaRecord, encode_event};
+use crate::event::{KafkaRecord, PartitionSlots, encode_event};
 use crate::invoke::Outcome;
 use crate::response::{BatchVerdict, interpret};
 use crate::worker::{PartitionState, Shared};
 use futures::future::select_all;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -376,19 +375,27 @@ impl Settler {
     /// Publishes, per held partition, the lowest offset not yet done among `current` and the
     /// items still to settle, or the offset after its last record when all are done.
     fn publish(&self, current: &Item) {
-        let mut lowest: HashMap<i32, i64> = HashMap::new();
+        let mut slots = PartitionSlots::default();
+        let mut lowest: Vec<i64> = Vec::new();
         for r in std::iter::once(current)
             .chain(&self.work)
             .flat_map(|i| &i.records)
         {
-            let entry = lowest.entry(r.partition).or_insert(r.offset);
-            *entry = (*entry).min(r.offset);
+            let slot = slots.slot(r);
+            match lowest.get_mut(slot) {
+                Some(low) => *low = (*low).min(r.offset),
+                None => lowest.push(r.offset),
+            }
         }
+        let lowest_of = |p: i32| {
+            slots
+                .keys()
+                .zip(&lowest)
+                .find(|((_, kp), _)| *kp == p)
+                .map(|(_, low)| *low)
+        };
         for h in &self.held {
-            let done = lowest
-                .get(&h.partition)
-                .copied()
-                .unwrap_or(h.last_offset + 1);
+            let done = lowest_of(h.partition).unwrap_or(h.last_offset + 1);
             h.state.done.fetch_max(done, Ordering::SeqCst);
         }
     }
@@ -583,15 +590,18 @@ fn micros(d: Duration) -> u64 {
 
 /// `"orders-0:5-9,orders-1:3-3"`: each partition's first and last offset in `records`.
 pub fn offset_ranges(records: &[KafkaRecord]) -> String {
-    let mut ranges: BTreeMap<(&str, i32), (i64, i64)> = BTreeMap::new();
+    let mut slots = PartitionSlots::default();
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
     for r in records {
-        let e = ranges
-            .entry((&r.topic, r.partition))
-            .or_insert((r.offset, r.offset));
-        e.0 = e.0.min(r.offset);
-        e.1 = e.1.max(r.offset);
+        let slot = slots.slot(r);
+        match ranges.get_mut(slot) {
+            Some(e) => *e = (e.0.min(r.offset), e.1.max(r.offset)),
+            None => ranges.push((r.offset, r.offset)),
+        }
     }
-    ranges
+    let mut named: Vec<_> = slots.keys().zip(ranges).collect();
+    named.sort_unstable();
+    named
         .iter()
         .map(|((t, p), (first, last))| format!("{t}-{p}:{first}-{last}"))
         .collect::<Vec<_>>()
