@@ -5,9 +5,14 @@
 //! response tells "which records in a batch failed processing, so Lambda can retry only the
 //! failed records". So the named records are the failed ones; every other record succeeded.
 //!
-//! Choices where AWS documents nothing for Kafka (following its SQS/Kinesis rules): a body of
-//! `null` counts as an empty response (success); a JSON body that is neither an object nor
-//! null fails the whole batch; an `offset` may be a JSON number or a string of digits.
+//! The same page: "If you return an empty valid JSON or null, the event source mapping will
+//! consider a batch as successfully processed", and "Any invalid topic-partition_number or offset
+//! returned that was not present in the invoked event will be treated as failure and entire batch
+//! will be retried."
+//!
+//! Choices where AWS documents nothing: a JSON body that is neither an object nor null fails the
+//! whole batch (as Kinesis's rules treat a malformed answer); an `offset` may be a JSON number
+//! or a string of digits.
 
 use crate::event::KafkaRecord;
 use serde_json::Value;
