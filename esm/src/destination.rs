@@ -123,7 +123,7 @@ mod tests {
             timestamp_ms: 1_545_084_650_987,
             timestamp_type: TimestampType::CreateTime,
             key: Some(b"k".to_vec()),
-            value: Some(b"v".to_vec()),
+            value: Some(bytes::Bytes::from_static(b"v")),
             headers: vec![],
         }
     }

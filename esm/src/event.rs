@@ -3,6 +3,7 @@
 //! This is the hot path: the JSON is written by hand into one pre-sized `Vec<u8>`, with base64
 //! encoded in place, and no intermediate `serde_json::Value`.
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// The Invoke API's request body limit; a batch closes before passing it.
@@ -33,7 +34,9 @@ pub struct KafkaRecord {
     pub timestamp_ms: i64,
     pub timestamp_type: TimestampType,
     pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
+    /// A slice of a buffer shared by the records of one read of one partition (see
+    /// [`crate::fetch`]): one allocation per run of records, not one per value.
+    pub value: Option<Bytes>,
     /// In the order the record carries them; repeated keys kept.
     pub headers: Vec<(String, Vec<u8>)>,
 }
@@ -263,8 +266,8 @@ fn write_record(out: &mut Vec<u8>, head: &[u8], r: &KafkaRecord) {
 /// A key or value to write: a null one (a tombstone's value) is left out; a zero-length one is
 /// written as `""`, so null and empty stay distinguishable (Powertools' Kafka parser model
 /// requires `value`). AWS documents nothing for keys: they follow the same rule.
-fn present(bytes: &Option<Vec<u8>>) -> Option<&[u8]> {
-    bytes.as_deref()
+fn present<B: AsRef<[u8]>>(bytes: &Option<B>) -> Option<&[u8]> {
+    bytes.as_ref().map(AsRef::as_ref)
 }
 
 fn b64_len(bytes: &[u8]) -> usize {
@@ -382,7 +385,7 @@ mod tests {
             timestamp_ms: 1_545_084_650_987,
             timestamp_type: TimestampType::CreateTime,
             key: Some(b"key".to_vec()),
-            value: Some(b"value".to_vec()),
+            value: Some(Bytes::from_static(b"value")),
             headers: vec![("trace".into(), b"hi".to_vec())],
         }
     }
@@ -461,7 +464,7 @@ mod tests {
     fn null_is_left_out_and_empty_is_an_empty_string() {
         let mut r = record("t", 0, 0);
         r.key = None;
-        r.value = Some(vec![]);
+        r.value = Some(Bytes::new());
         r.timestamp_type = TimestampType::LogAppendTime;
         let body = encode_event(&ctx(), std::slice::from_ref(&r));
         let v: Value = serde_json::from_slice(&body).unwrap();
@@ -577,7 +580,7 @@ mod tests {
                     TimestampType::LogAppendTime
                 },
                 key,
-                value,
+                value: value.map(Bytes::from),
                 headers,
             })
     }

@@ -16,6 +16,7 @@
 //! the consumer queue.
 
 use crate::event::{KafkaRecord, TimestampType};
+use bytes::Bytes;
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::error::KafkaError;
@@ -112,15 +113,91 @@ impl FetchQueue {
             )
         };
         let n = usize::try_from(n).unwrap_or(0).min(READ_MAX_RECORDS);
-        for &message in &messages[..n] {
+        let mut start = 0;
+        while start < n {
             // SAFETY: librdkafka returned `n` valid messages, each ours to destroy once.
+            let end = start + unsafe { run_len(&messages[start..n]) };
+            let run = &messages[start..end];
+            // SAFETY: as above; each message is destroyed right after its record is made.
             unsafe {
-                each(to_record(message, &self.topic));
-                rd::rd_kafka_message_destroy(message);
+                let mut values = Values::of(run);
+                for &message in run {
+                    each(to_record(message, &self.topic, &mut values));
+                    rd::rd_kafka_message_destroy(message);
+                }
             }
+            start = end;
         }
         n
     }
+}
+
+/// How many messages from the first share its partition.
+///
+/// # Safety
+/// Every pointer must be a valid message.
+unsafe fn run_len(messages: &[*mut rd::rd_kafka_message_t]) -> usize {
+    let Some(&first) = messages.first() else {
+        return 0;
+    };
+    // SAFETY: per the contract.
+    let partition = unsafe { (*first).partition };
+    messages
+        .iter()
+        // SAFETY: per the contract.
+        .take_while(|&&m| unsafe { (*m).partition } == partition)
+        .count()
+}
+
+/// The values of a run of one partition's messages, copied into one buffer that their records
+/// share: one allocation (and one free, on another thread) per run instead of per record. A
+/// buffer lives until the last of its records is settled; runs never mix partitions, so a slow
+/// partition holds only its own.
+struct Values {
+    buffer: Bytes,
+    at: usize,
+}
+
+impl Values {
+    /// # Safety
+    /// Every pointer must be a valid message.
+    unsafe fn of(run: &[*mut rd::rd_kafka_message_t]) -> Values {
+        // SAFETY: per the contract.
+        let payloads = || run.iter().filter_map(|&m| unsafe { payload(m) });
+        let mut buffer = Vec::with_capacity(payloads().map(<[u8]>::len).sum());
+        payloads().for_each(|p| buffer.extend_from_slice(p));
+        Values {
+            buffer: Bytes::from(buffer),
+            at: 0,
+        }
+    }
+
+    /// The next message's value, in run order; `None` for a tombstone or an error.
+    ///
+    /// # Safety
+    /// `m` must be the next message of the run `of` was given.
+    unsafe fn next(&mut self, m: *mut rd::rd_kafka_message_t) -> Option<Bytes> {
+        // SAFETY: per the contract.
+        let len = unsafe { payload(m) }?.len();
+        let value = self.buffer.slice(self.at..self.at + len);
+        self.at += len;
+        Some(value)
+    }
+}
+
+/// A record's value: `None` for a tombstone (a null payload) and for an error message, whose
+/// payload is the error text. An empty value is a non-null pointer of length 0.
+///
+/// # Safety
+/// `m` must be a valid message.
+unsafe fn payload<'a>(m: *mut rd::rd_kafka_message_t) -> Option<&'a [u8]> {
+    // SAFETY: per the contract.
+    let msg = unsafe { &*m };
+    if msg.err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR || msg.payload.is_null() {
+        return None;
+    }
+    // SAFETY: librdkafka's pointer and length describe a live buffer of the message.
+    Some(unsafe { std::slice::from_raw_parts(msg.payload.cast::<u8>(), msg.len) })
 }
 
 impl Drop for FetchQueue {
@@ -130,13 +207,15 @@ impl Drop for FetchQueue {
     }
 }
 
-/// Copies one message into a record; the message stays owned by the caller.
+/// Copies one message into a record, its value taken from `values`; the message stays owned by
+/// the caller.
 ///
 /// # Safety
-/// `m` must be a valid message from librdkafka, not yet destroyed.
+/// `m` must be a valid message from librdkafka, not yet destroyed, and the next of `values`'s run.
 unsafe fn to_record(
     m: *mut rd::rd_kafka_message_t,
     topic: &Arc<str>,
+    values: &mut Values,
 ) -> Result<KafkaRecord, KafkaError> {
     // SAFETY: per the contract, `m` is valid for reads.
     let msg = unsafe { &*m };
@@ -167,8 +246,8 @@ unsafe fn to_record(
         timestamp_type,
         // SAFETY: librdkafka's pointers and lengths describe live buffers of the message.
         key: unsafe { bytes(msg.key, msg.key_len) },
-        // SAFETY: as above. A null payload is a tombstone; an empty value is a non-null pointer.
-        value: unsafe { bytes(msg.payload, msg.len) },
+        // SAFETY: `m` is the next message of the run.
+        value: unsafe { values.next(m) },
         // SAFETY: valid message.
         headers: unsafe { headers(m) },
     })

@@ -779,7 +779,7 @@ fn to_record(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> KafkaRecord {
         timestamp_ms,
         timestamp_type,
         key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
+        value: m.payload().map(bytes::Bytes::copy_from_slice),
         headers,
     }
 }

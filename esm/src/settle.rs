@@ -626,7 +626,7 @@ pub(crate) mod tests {
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
             timestamp_type: TimestampType::CreateTime,
             key: None,
-            value: Some(format!("v{offset}").into_bytes()),
+            value: Some(format!("v{offset}").into_bytes().into()),
             headers: vec![],
         }
     }

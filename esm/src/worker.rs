@@ -137,7 +137,7 @@ pub fn record_mem_bytes(r: &KafkaRecord) -> usize {
     // The topic is shared, not held per record.
     OVERHEAD_BYTES
         + r.key.as_ref().map_or(0, Vec::len)
-        + r.value.as_ref().map_or(0, Vec::len)
+        + r.value.as_ref().map_or(0, bytes::Bytes::len)
         + r.headers
             .iter()
             .map(|(k, v)| k.len() + v.len() + 48)

@@ -199,7 +199,7 @@ async fn the_fetch_queue_reads_what_rdkafka_reads(admin: &Admin, servers: &str) 
             partition: r.partition,
             offset: r.offset,
             key: r.key,
-            value: r.value,
+            value: r.value.map(|v| v.to_vec()),
             headers: r.headers,
             timestamp_ms: Some(r.timestamp_ms),
         })
