@@ -20,6 +20,7 @@ use bytes::Bytes;
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr::NonNull;
@@ -193,11 +194,21 @@ impl Values {
 unsafe fn payload<'a>(m: *mut rd::rd_kafka_message_t) -> Option<&'a [u8]> {
     // SAFETY: per the contract.
     let msg = unsafe { &*m };
-    if msg.err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR || msg.payload.is_null() {
+    if msg.err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
         return None;
     }
     // SAFETY: librdkafka's pointer and length describe a live buffer of the message.
-    Some(unsafe { std::slice::from_raw_parts(msg.payload.cast::<u8>(), msg.len) })
+    unsafe { raw_slice(msg.payload, msg.len) }
+}
+
+/// # Safety
+/// `ptr` must be null or point to `len` bytes that stay readable for `'a`.
+unsafe fn raw_slice<'a>(ptr: *const c_void, len: usize) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: per the contract.
+    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
 }
 
 impl Drop for FetchQueue {
@@ -205,6 +216,14 @@ impl Drop for FetchQueue {
         // SAFETY: the handle was made by `rd_kafka_queue_new` and is destroyed once.
         unsafe { rd::rd_kafka_queue_destroy(self.queue.as_ptr()) };
     }
+}
+
+/// The record of a message `BaseConsumer::poll` handed out: one of a partition that could not be
+/// routed here. The same conversion as for the fetch queue's messages.
+pub fn record_of(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> Result<KafkaRecord, KafkaError> {
+    let ptr = m.ptr();
+    // SAFETY: the message lives as long as `m`, and is the only one of its run.
+    unsafe { to_record(ptr, topic, &mut Values::of(&[ptr])) }
 }
 
 /// Copies one message into a record, its value taken from `values`; the message stays owned by
@@ -256,11 +275,8 @@ unsafe fn to_record(
 /// # Safety
 /// `ptr` must be null or point to `len` readable bytes.
 unsafe fn bytes(ptr: *const c_void, len: usize) -> Option<Vec<u8>> {
-    if ptr.is_null() {
-        return None;
-    }
     // SAFETY: per the contract.
-    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }.to_vec())
+    unsafe { raw_slice(ptr, len) }.map(<[u8]>::to_vec)
 }
 
 /// # Safety

@@ -18,7 +18,7 @@
 //!   a committed offset outside the log also falls back, and the skipped range is logged).
 
 use crate::config::{MappingConfig, StartingPosition};
-use crate::event::{EventContext, KafkaRecord, TimestampType, envelope_len};
+use crate::event::{EventContext, KafkaRecord, envelope_len};
 use crate::fetch::{self, FetchQueue};
 use crate::invoke::{Invoker, InvokerError};
 use crate::rebootstrap::Rebootstrap;
@@ -26,10 +26,9 @@ use crate::worker::{Dispatcher, Input, PartitionState, Shared, record_mem_bytes}
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::{ClientContext, Offset, Timestamp, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -732,7 +731,10 @@ fn serve_consumer_queue(
     while got < DRAIN_MAX_RECORDS {
         match consumer.poll(Duration::ZERO) {
             Some(Ok(m)) => {
-                st.pending.push(m.partition(), to_record(&m, topic));
+                match fetch::record_of(&m, topic) {
+                    Ok(r) => st.pending.push(r.partition, r),
+                    Err(e) => st.note_poll_error(&e),
+                }
                 got += 1;
             }
             Some(Err(e)) => {
@@ -755,32 +757,6 @@ impl LoopState {
             warn!(event = "consumer_error", error = %e, "Kafka consumer error");
             self.last_poll_error = Some(Instant::now());
         }
-    }
-}
-
-fn to_record(m: &BorrowedMessage<'_>, topic: &Arc<str>) -> KafkaRecord {
-    let (timestamp_ms, timestamp_type) = match m.timestamp() {
-        Timestamp::LogAppendTime(t) => (t, TimestampType::LogAppendTime),
-        Timestamp::CreateTime(t) => (t, TimestampType::CreateTime),
-        Timestamp::NotAvailable => (-1, TimestampType::CreateTime),
-    };
-    let headers = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| (h.key.to_string(), h.value.unwrap_or(&[]).to_vec()))
-                .collect()
-        })
-        .unwrap_or_default();
-    KafkaRecord {
-        topic: topic.clone(),
-        partition: m.partition(),
-        offset: m.offset(),
-        timestamp_ms,
-        timestamp_type,
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(bytes::Bytes::copy_from_slice),
-        headers,
     }
 }
 
